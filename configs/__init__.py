@@ -1,0 +1,1 @@
+"""Shipped YAML configs (taxonomies, synthetic scenarios, training configs)."""

@@ -1,0 +1,1 @@
+"""Torch-free counting over GeoTIFF scenes with an ONNX model."""

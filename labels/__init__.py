@@ -1,0 +1,1 @@
+"""What an object is and where labelled data comes from (no torch)."""

@@ -1,0 +1,1 @@
+"""Synthetic satellite scenes with exact ground truth (no torch)."""

@@ -1,0 +1,1 @@
+"""Detector construction, ONNX export and parity checks (torch world)."""

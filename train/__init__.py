@@ -1,0 +1,1 @@
+"""Training through Lightning from YAML configs (torch world)."""
