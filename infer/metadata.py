@@ -1,0 +1,116 @@
+"""The coalwatch metadata an exported ONNX model carries (key ``coalwatch``, JSON).
+
+It names everything counting needs besides the graph: the taxonomy (class names in
+detector order), the bands to read (1-based) and their radiometric scaling, the tile size
+and overlap, the ground sample distance the model was trained at, the default score
+threshold, the coalwatch version and a digest of the training config. Written by
+``coalwatch.model.export`` (torch world), read here with onnxruntime only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coalwatch.labels.taxonomy import Taxonomy
+
+from coalwatch.errors import InputError
+
+METADATA_KEY = "coalwatch"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What an exported model promises about its input and output."""
+
+    taxonomy: dict[str, Any]
+    bands: tuple[int, ...] = (1, 2, 3)
+    scaling: dict[str, Any] = field(default_factory=lambda: {"method": "gain", "gain": 1.0})
+    tile_size: int = 512
+    tile_overlap: int = 64
+    gsd_m: float | None = None
+    score_threshold: float = 0.5
+    version: str = ""
+    config_digest: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if len(self.bands) != 3 or any(int(b) < 1 for b in self.bands):
+            raise ValueError(f"bands must be three 1-based band numbers, got {self.bands}")
+        if not 0 <= self.tile_overlap < self.tile_size:
+            raise ValueError(f"tile_overlap {self.tile_overlap} must lie in [0, tile_size)")
+        if self.gsd_m is not None and not self.gsd_m > 0:
+            raise ValueError(f"gsd_m must be positive, got {self.gsd_m}")
+        if "method" not in self.scaling:
+            raise ValueError("scaling needs a 'method'")
+        Taxonomy.from_dict(self.taxonomy)  # validates
+
+    @property
+    def taxonomy_obj(self) -> Taxonomy:
+        """The taxonomy as an object (class ids from 1)."""
+        return Taxonomy.from_dict(self.taxonomy)
+
+    def to_json(self) -> str:
+        """The JSON text stored under the ``coalwatch`` metadata key."""
+        data = asdict(self)
+        data["bands"] = list(self.bands)
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelMetadata:
+        """Parse the stored JSON; raises ``ValueError`` on anything malformed."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"metadata is not JSON ({exc})") from exc
+        if not isinstance(data, Mapping):
+            raise ValueError("metadata is not a JSON object")
+        if int(data.get("format_version", FORMAT_VERSION)) > FORMAT_VERSION:
+            raise ValueError(
+                f"metadata format {data['format_version']} is newer than this coalwatch"
+            )
+        try:
+            return cls(
+                taxonomy=dict(data["taxonomy"]),
+                bands=tuple(int(b) for b in data.get("bands", (1, 2, 3))),
+                scaling=dict(data.get("scaling") or {"method": "gain", "gain": 1.0}),
+                tile_size=int(data.get("tile_size", 512)),
+                tile_overlap=int(data.get("tile_overlap", 64)),
+                gsd_m=None if data.get("gsd_m") is None else float(data["gsd_m"]),
+                score_threshold=float(data.get("score_threshold", 0.5)),
+                version=str(data.get("version", "")),
+                config_digest=str(data.get("config_digest", "")),
+                format_version=int(data.get("format_version", FORMAT_VERSION)),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"metadata lacks or garbles {exc}") from exc
+
+
+def config_digest(config: Mapping[str, Any]) -> str:
+    """A short, stable digest of a (training) config: sha256 of its sorted JSON."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_metadata(model_path: str | Path) -> ModelMetadata:
+    """Read the coalwatch metadata of an ONNX file (onnxruntime only, no torch, no onnx)."""
+    from coalwatch.infer.session import open_session
+
+    session = open_session(model_path, threads=1)
+    return metadata_of_session(session, model_path)
+
+
+def metadata_of_session(session: Any, model_path: str | Path) -> ModelMetadata:
+    """The coalwatch metadata of an open onnxruntime session, or an ``InputError``."""
+    custom = session.get_modelmeta().custom_metadata_map
+    if METADATA_KEY not in custom:
+        raise InputError(model_path, "ONNX model has no coalwatch metadata (use coalwatch export)")
+    try:
+        return ModelMetadata.from_json(custom[METADATA_KEY])
+    except ValueError as exc:
+        raise InputError(model_path, f"bad coalwatch metadata: {exc}") from exc
