@@ -5,13 +5,19 @@ Each feature is an axis-aligned box polygon in the scene's CRS with a ``class`` 
 Boxes are held in scene pixels ``(x0, y0, x1, y1)``; map coordinates follow from the
 scene's transform. The legacy GeoJSON ``crs`` member names the CRS, so QGIS opens the
 file as it is; the foreign member ``coalwatch`` records the taxonomy and scene facts.
+
+What counts as a box: a closed ring of four corners that are exactly the corners of
+``(xmin, ymin, xmax, ymax)``, each edge parallel to an axis. Either winding is accepted
+(RFC 7946 asks readers not to reject clockwise rings). A ring that visits the corners out
+of order crosses itself (a "bow-tie"): that, or a GeoJSON ``bbox`` member whose minimum
+exceeds its maximum, is an *inverted* box. A box with zero width or height is *degenerate*.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,15 +26,18 @@ import rasterio
 from affine import Affine
 from coalwatch.labels.taxonomy import Taxonomy
 from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from pyproj.exceptions import ProjError
 
 from coalwatch.atomic import write_text_atomic
 from coalwatch.errors import InputError
 
 Box = tuple[float, float, float, float]
 
-# A box may stick out of the scene by this many pixels (rounding) before it is rejected.
+# A box may stick out of the scene by this many pixels (rounding) before it is clipped.
 EDGE_TOLERANCE_PX = 0.5
+# A box with less than this share of its area inside the scene is rejected as outside it;
+# a box mostly inside (an object cut by the scene border) is clipped to the scene.
+MIN_INSIDE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,13 @@ class ObjectLabel:
     cls: str
     box: Box
     attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        x0, y0, x1, y1 = self.box
+        if not all(math.isfinite(v) for v in self.box) or x1 <= x0 or y1 <= y0:
+            raise ValueError(
+                f"box {self.box} of a {self.cls!r} is not (x0, y0, x1, y1), x0<x1, y0<y1"
+            )
 
     @property
     def width(self) -> float:
@@ -69,15 +85,19 @@ class SceneGrid:
 
     def box_to_map(self, box: Box) -> Box:
         """Pixel box to map box ``(xmin, ymin, xmax, ymax)``."""
-        xs, ys = zip(*(self.transform * (x, y) for x in box[0::2] for y in box[1::2]), strict=True)
-        return (min(xs), min(ys), max(xs), max(ys))
+        return _envelope(self.transform, box)
 
     def box_to_pixels(self, map_box: Box) -> Box:
         """Map box to pixel box ``(x0, y0, x1, y1)``."""
-        inverse = ~self.transform
-        corners = [inverse * (x, y) for x in map_box[0::2] for y in map_box[1::2]]
-        xs, ys = zip(*corners, strict=True)
-        return (min(xs), min(ys), max(xs), max(ys))
+        return _envelope(~self.transform, map_box)
+
+
+def _envelope(t: Affine, box: Box) -> Box:
+    """The envelope of a box's four corners under an affine transform."""
+    points = [(x, y) for x in box[0::2] for y in box[1::2]]
+    corners = [(t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f) for x, y in points]
+    xs, ys = zip(*corners, strict=True)
+    return (min(xs), min(ys), max(xs), max(ys))
 
 
 @dataclass
@@ -140,27 +160,90 @@ def _parse_crs(path: Path, collection: Mapping[str, Any]) -> CRS:
         return CRS.from_epsg(4326)  # RFC 7946: no crs member means WGS84
     try:
         return CRS.from_user_input(member["properties"]["name"])
-    except (CRSError, KeyError, TypeError) as exc:
+    except (ProjError, KeyError, TypeError) as exc:
         raise InputError(path, f"unknown CRS {member!r}") from exc
 
 
-def _ring_box(path: Path, index: int, geometry: Any) -> Box:
-    where = f"feature {index}"
+def _transformer(path: Path, label_crs: CRS, scene_crs: CRS) -> Transformer | None:
+    """A transformer from the labels' CRS to the scene's, None when they are the same."""
+    if label_crs == scene_crs:
+        return None
+    problem = (
+        f"labels in {label_crs.name!r} cannot be reprojected to the scene's {scene_crs.name!r}"
+    )
+    if not (label_crs.is_geographic or label_crs.is_projected):
+        raise InputError(path, f"{problem}: not a horizontal CRS")
+    try:
+        return Transformer.from_crs(label_crs, scene_crs, always_xy=True)
+    except ProjError as exc:
+        raise InputError(path, f"{problem} ({exc})") from exc
+
+
+def _ring_box(path: Path, where: str, geometry: Any) -> Box:
+    """The ``(xmin, ymin, xmax, ymax)`` of a box polygon; rejects anything that is not a box."""
     if not isinstance(geometry, Mapping) or geometry.get("type") != "Polygon":
         raise InputError(path, f"{where}: geometry must be a box Polygon")
     try:
-        ring = [(float(x), float(y)) for x, y, *_ in geometry["coordinates"][0]]
+        ring = [(float(p[0]), float(p[1])) for p in geometry["coordinates"][0]]
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise InputError(path, f"{where}: malformed polygon coordinates") from exc
     if len(ring) < 4 or ring[0] != ring[-1]:
         raise InputError(path, f"{where}: polygon ring is not closed")
-    xs, ys = zip(*ring[:-1], strict=True)
-    if not all(math.isfinite(v) for v in xs + ys):
+    if not all(math.isfinite(v) for point in ring for v in point):
         raise InputError(path, f"{where}: non-finite coordinates")
+    corners = [p for i, p in enumerate(ring[:-1]) if i == 0 or p != ring[i - 1]]
+    xs, ys = zip(*corners, strict=True)
     x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
-    if any(x not in (x0, x1) for x in xs) or any(y not in (y0, y1) for y in ys):
+    if x1 <= x0 or y1 <= y0:
+        raise InputError(path, f"{where}: degenerate box (zero width or height)")
+    if len(corners) != 4 or set(corners) != {(x0, y0), (x1, y0), (x1, y1), (x0, y1)}:
         raise InputError(path, f"{where}: polygon is not an axis-aligned box")
+    for (ax, ay), (bx, by) in zip(corners, corners[1:] + corners[:1], strict=True):
+        if ax != bx and ay != by:
+            raise InputError(path, f"{where}: inverted box (ring crosses itself)")
     return (x0, y0, x1, y1)
+
+
+def _check_bbox_member(path: Path, where: str, bbox: Any) -> None:
+    if bbox is None:
+        return
+    if not isinstance(bbox, Sequence) or len(bbox) not in (4, 6):
+        raise InputError(path, f"{where}: malformed bbox member {bbox!r}")
+    half = len(bbox) // 2
+    try:
+        inverted = any(float(bbox[i]) > float(bbox[i + half]) for i in range(2))
+    except (TypeError, ValueError) as exc:
+        raise InputError(path, f"{where}: malformed bbox member {bbox!r}") from exc
+    if inverted:
+        raise InputError(path, f"{where}: inverted box (bbox member {list(bbox)})")
+
+
+def _reproject(path: Path, where: str, box: Box, transformer: Transformer) -> Box:
+    try:
+        out = transformer.transform_bounds(*box, densify_pts=5)
+    except ProjError as exc:
+        raise InputError(path, f"{where}: cannot be reprojected to the scene's CRS") from exc
+    if not all(math.isfinite(v) for v in out):
+        raise InputError(path, f"{where}: cannot be reprojected to the scene's CRS")
+    return tuple(out)  # type: ignore[return-value]
+
+
+def _inside_scene(path: Path, where: str, box: Box, grid: SceneGrid) -> Box:
+    """Clip a pixel box to the scene; reject one that lies (mostly) outside it."""
+    x0, y0, x1, y1 = box
+    if x1 - x0 <= 0 or y1 - y0 <= 0:
+        raise InputError(path, f"{where}: degenerate box (zero width or height)")
+    clipped = (max(x0, 0.0), max(y0, 0.0), min(x1, grid.width), min(y1, grid.height))
+    tol = EDGE_TOLERANCE_PX
+    if x0 >= -tol and y0 >= -tol and x1 <= grid.width + tol and y1 <= grid.height + tol:
+        return clipped
+    inside = max(clipped[2] - clipped[0], 0.0) * max(clipped[3] - clipped[1], 0.0)
+    if inside < MIN_INSIDE_SHARE * (x1 - x0) * (y1 - y0):
+        shown = tuple(round(v, 1) for v in box)
+        raise InputError(
+            path, f"{where}: box {shown} px lies outside the {grid.width}x{grid.height} scene"
+        )
+    return clipped
 
 
 def read_scene_labels(
@@ -170,7 +253,7 @@ def read_scene_labels(
 
     Rejects, with an error naming the file and the feature index: malformed JSON, unknown
     classes, inverted or degenerate boxes, boxes outside the scene, and label CRSs that
-    cannot be reprojected to the scene's.
+    cannot be reprojected to the scene's. Boxes mostly inside the scene are clipped to it.
     """
     path = Path(path)
     try:
@@ -181,49 +264,41 @@ def read_scene_labels(
         raise InputError(path, f"malformed JSON ({exc})") from exc
     if not isinstance(collection, Mapping) or collection.get("type") != "FeatureCollection":
         raise InputError(path, "not a GeoJSON FeatureCollection")
-    meta = dict(collection.get("coalwatch") or {})
-    pixel_coordinates = meta.get("coordinates") == "pixel" or grid.crs is None
+    meta = collection.get("coalwatch") or {}
+    if not isinstance(meta, Mapping):
+        raise InputError(path, "the 'coalwatch' member must be an object")
+    meta = dict(meta)
+    features = collection.get("features")
+    if not isinstance(features, list):
+        raise InputError(path, "'features' must be a list")
+    pixel_coordinates = meta.get("coordinates") == "pixel"
+    if grid.crs is None and not pixel_coordinates and "crs" in collection:
+        raise InputError(path, "labels are in map coordinates but the scene has no CRS")
+    pixel_coordinates = pixel_coordinates or grid.crs is None
     transformer = None
     if not pixel_coordinates:
-        label_crs = _parse_crs(path, collection)
-        if label_crs != grid.crs:
-            try:
-                transformer = Transformer.from_crs(label_crs, grid.crs, always_xy=True)
-            except CRSError as exc:
-                raise InputError(path, f"labels in {label_crs} cannot be reprojected") from exc
+        transformer = _transformer(path, _parse_crs(path, collection), grid.crs)
     objects = []
-    for index, feature in enumerate(collection.get("features") or []):
+    for index, feature in enumerate(features):
         where = f"feature {index}"
-        props = dict((feature or {}).get("properties") or {})
+        if not isinstance(feature, Mapping):
+            raise InputError(path, f"{where}: not a GeoJSON Feature object")
+        props = dict(feature.get("properties") or {})
         cls = props.pop("class", None)
         if cls is None:
             raise InputError(path, f"{where}: no 'class' property")
         if taxonomy is not None and not taxonomy.is_known(cls):
-            raise InputError(path, f"{where}: unknown class {cls!r} for taxonomy {taxonomy.name}")
-        bbox = feature.get("bbox")
-        if bbox is not None and len(bbox) >= 4 and (bbox[0] > bbox[2] or bbox[1] > bbox[3]):
-            raise InputError(path, f"{where}: inverted bbox {bbox}")
-        box = _ring_box(path, index, feature.get("geometry"))
-        if transformer is not None:
-            xs, ys = transformer.transform(
-                [box[0], box[2], box[0], box[2]], [box[1], box[1], box[3], box[3]]
-            )
-            if not all(math.isfinite(v) for v in (*xs, *ys)):
-                raise InputError(path, f"{where}: cannot be reprojected to the scene's CRS")
-            box = (min(xs), min(ys), max(xs), max(ys))
-        pixel_box = box if pixel_coordinates else grid.box_to_pixels(box)
-        x0, y0, x1, y1 = pixel_box
-        if x1 - x0 <= 0 or y1 - y0 <= 0:
-            raise InputError(path, f"{where}: degenerate box (zero width or height)")
-        tol = EDGE_TOLERANCE_PX
-        if x0 < -tol or y0 < -tol or x1 > grid.width + tol or y1 > grid.height + tol:
+            known = ", ".join((*taxonomy.classes, *taxonomy.groups))
             raise InputError(
-                path,
-                f"{where}: box {tuple(round(v, 1) for v in pixel_box)} px lies outside "
-                f"the {grid.width}x{grid.height} scene",
+                path, f"{where}: unknown class {cls!r} for taxonomy {taxonomy.name} ({known})"
             )
-        clipped = (max(x0, 0.0), max(y0, 0.0), min(x1, grid.width), min(y1, grid.height))
-        objects.append(ObjectLabel(cls=cls, box=clipped, attributes=props))
+        _check_bbox_member(path, where, feature.get("bbox"))
+        box = _ring_box(path, where, feature.get("geometry"))
+        if transformer is not None:
+            box = _reproject(path, where, box, transformer)
+        pixel_box = box if pixel_coordinates else grid.box_to_pixels(box)
+        box = _inside_scene(path, where, pixel_box, grid)
+        objects.append(ObjectLabel(cls=str(cls), box=box, attributes=props))
     taxonomy_name = meta.pop("taxonomy", taxonomy.name if taxonomy else "default")
     meta.pop("coordinates", None)
     return SceneLabels(objects=objects, taxonomy=taxonomy_name, properties=meta)
