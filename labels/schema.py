@@ -228,8 +228,11 @@ def _reproject(path: Path, where: str, box: Box, transformer: Transformer) -> Bo
     return tuple(out)  # type: ignore[return-value]
 
 
-def _inside_scene(path: Path, where: str, box: Box, grid: SceneGrid) -> Box:
-    """Clip a pixel box to the scene; reject one that lies (mostly) outside it."""
+def clip_box_to_scene(path: str | Path, where: str, box: Box, grid: SceneGrid) -> Box:
+    """Clip a pixel box to the scene; reject a degenerate one or one (mostly) outside it.
+
+    ``path`` and ``where`` (e.g. ``"feature 3"``) name the offending entry in the error.
+    """
     x0, y0, x1, y1 = box
     if x1 - x0 <= 0 or y1 - y0 <= 0:
         raise InputError(path, f"{where}: degenerate box (zero width or height)")
@@ -297,7 +300,7 @@ def read_scene_labels(
         if transformer is not None:
             box = _reproject(path, where, box, transformer)
         pixel_box = box if pixel_coordinates else grid.box_to_pixels(box)
-        box = _inside_scene(path, where, pixel_box, grid)
+        box = clip_box_to_scene(path, where, pixel_box, grid)
         objects.append(ObjectLabel(cls=str(cls), box=box, attributes=props))
     taxonomy_name = meta.pop("taxonomy", taxonomy.name if taxonomy else "default")
     meta.pop("coordinates", None)
