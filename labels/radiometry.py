@@ -64,6 +64,11 @@ class Scaling:
             raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {lo}, {hi}")
         if (self.low is None) != (self.high is None):
             raise ValueError("scaling needs both low and high, or neither")
+        if self.low is not None and (
+            len(self.low) != len(self.high)
+            or any(h <= lo for lo, h in zip(self.low, self.high, strict=True))
+        ):
+            raise ValueError(f"scaling needs high > low per band, got {self.low}, {self.high}")
 
     @classmethod
     def parse(cls, text: str) -> Scaling:
@@ -100,7 +105,7 @@ class Scaling:
             raise InputError(src.name, "no valid (non-nodata) pixels to fit the scaling on")
         pixels = values[:, valid].astype(np.float64)
         low, high = np.percentile(pixels, self.percentiles, axis=1)
-        high = np.maximum(high, low + 1e-6)
+        high = np.maximum(high, low + np.maximum(np.abs(low) * 1e-3, 1e-6))  # flat bands
         return replace(self, low=_floats(low), high=_floats(high))
 
     def apply(self, values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -156,7 +161,7 @@ def _bit_depth_gain(src: DatasetReader) -> float:
         return 1.0
     if dtype.kind == "f":
         return 255.0  # reflectance in 0..1
-    nbits = src.tags(ns="IMAGE_STRUCTURE").get("NBITS")
+    nbits = src.tags(1, ns="IMAGE_STRUCTURE").get("NBITS")  # a band-level tag in GDAL
     bits = int(nbits) if nbits else dtype.itemsize * 8
     return 255.0 / (2**bits - 1)
 
