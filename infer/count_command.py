@@ -1,16 +1,84 @@
-"""(placeholder: this verb is being built; see the open issues)."""
+"""Count ore cars, bulk carriers and coal heaps in GeoTIFF scenes with an exported ONNX
+model (no torch): detections GeoJSON per scene, counts per class, group and area of
+interest, coal heap area, and over a dated series a CSV, a summary in words and timelines."""
 
 from __future__ import annotations
 
 import argparse
-
-from coalwatch.errors import CoalwatchError
+import json
+import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """``coalwatch count SCENE... --model model.onnx [--aoi AOIS] [--out DIR] ...``."""
+    parser.add_argument("scenes", metavar="SCENE", nargs="+", type=Path, help="GeoTIFF scenes")
+    parser.add_argument(
+        "--model", required=True, type=Path, help="ONNX model from coalwatch export"
+    )
+    parser.add_argument("--aoi", type=Path, help="GeoJSON of named areas of interest (any CRS)")
+    parser.add_argument("--out", type=Path, default=Path("counts"), help="output folder")
+    parser.add_argument("--score", type=float, help="score threshold (default: the model's)")
+    parser.add_argument(
+        "--tile-size", type=int, help="tile size in model pixels (default: model's)"
+    )
+    parser.add_argument("--tile-overlap", type=int, help="tile overlap (default: the model's)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="onnxruntime threads per process (default: all cores)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="scenes counted in parallel")
+    parser.add_argument(
+        "--min-usable",
+        type=float,
+        default=0.5,
+        help="usable fraction (not cloud, not nodata) an image needs to be "
+        "summarised (default 0.5)",
+    )
+    parser.add_argument("--wgs84", action="store_true", help="write detections in WGS84")
+    parser.add_argument("--json", action="store_true", help="print per-scene counts as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not built yet."""
-    raise CoalwatchError("this verb is not built yet")
+    """Validate every input, count every scene, then write all outputs at once."""
+    from coalwatch.infer.counting import CountOptions, count_scenes
+    from coalwatch.infer.outputs import result_summary, write_outputs
+    from coalwatch.infer.preflight import preflight
+    from coalwatch.infer.progress import counting_progress
+
+    options = CountOptions(
+        score=args.score,
+        tile_size=args.tile_size,
+        tile_overlap=args.tile_overlap,
+        threads=args.threads,
+        aoi_path=None if args.aoi is None else str(args.aoi),
+    )
+    preflight(args.scenes, args.model, options)
+    with counting_progress(len(args.scenes), enabled=not args.quiet) as progress:
+        results = count_scenes(
+            [str(p) for p in args.scenes],
+            args.model,
+            options,
+            workers=args.workers,
+            on_scene=progress.scene_done,
+            tile_progress=progress.tiles,
+        )
+    paths = write_outputs(results, args.out, wgs84=args.wgs84, min_usable=args.min_usable)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "scenes": [result_summary(r) for r in results],
+                    "outputs": [str(p) for p in paths],
+                },
+                indent=1,
+            )
+        )
+        return 0
+    summary = args.out / "summary.txt"
+    print(summary.read_text(), end="")
+    print(f"wrote {len(paths)} file(s) to {args.out}", file=sys.stderr)
+    return 0

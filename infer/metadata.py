@@ -9,7 +9,6 @@ threshold, the coalwatch version and a digest of the training config. Written by
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -89,12 +88,6 @@ class ModelMetadata:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"metadata lacks or garbles {exc}") from exc
-
-
-def config_digest(config: Mapping[str, Any]) -> str:
-    """A short, stable digest of a (training) config: sha256 of its sorted JSON."""
-    text = json.dumps(config, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def read_metadata(model_path: str | Path) -> ModelMetadata:

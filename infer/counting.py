@@ -1,0 +1,262 @@
+"""Count one scene: a pure, picklable function of (scene, model, options) → ``SceneResult``.
+
+``count_scene`` reads the scene tile by tile, runs the ONNX model, merges across seams,
+measures coal heap areas, and counts per class, per taxonomy group and per area of
+interest. Series, summaries and plots are reductions over its results, so a local
+process pool (``count_scenes(workers=N)``) and a cluster are two executors of the same
+function.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from coalwatch.infer.aoi import AreasOfInterest, load_aois
+from coalwatch.infer.detections import Detections
+from coalwatch.infer.heaps import heap_pixels, margin_px
+from coalwatch.infer.merge import merge_tiles
+from coalwatch.infer.scene_reader import Scene
+from coalwatch.infer.session import OnnxDetector, detector_for
+from coalwatch.labels.radiometry import Scaling
+from coalwatch.labels.taxonomy import Taxonomy
+from pyproj import CRS
+
+log = logging.getLogger(__name__)
+
+HEAP_CLASS = "coal_heap"
+TileProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class CountOptions:
+    """How to count; ``None`` means: as the model's metadata says."""
+
+    score: float | None = None
+    tile_size: int | None = None
+    tile_overlap: int | None = None
+    threads: int = 0
+    aoi_path: str | None = None
+    edge_px: float = 2.0  # model pixels from an interior tile edge that make a box "cut"
+    heap_class: str = HEAP_CLASS
+
+
+@dataclass
+class SceneResult:
+    """Everything counted in one scene (plain data and numpy: picklable)."""
+
+    scene: str
+    scene_id: str
+    date: str | None
+    crs_wkt: str | None
+    transform: tuple[float, ...]
+    width: int
+    height: int
+    gsd_m: float | None
+    cloud_fraction: float
+    valid_fraction: float
+    taxonomy: dict[str, Any]
+    detections: Detections  # scene pixels; extra: heap_area_m2, aoi
+    counts: dict[str, int]
+    group_counts: dict[str, int]
+    aoi_names: list[str] = field(default_factory=list)
+    aoi_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    heap_area_m2: float | None = None
+    aoi_heap_area_m2: dict[str, float | None] = field(default_factory=dict)
+    tiles_total: int = 0
+    tiles_read: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def usable_fraction(self) -> float:
+        """Share of the scene that is imaged (not nodata) and not under cloud."""
+        return self.valid_fraction * (1.0 - self.cloud_fraction)
+
+    @property
+    def crs(self) -> CRS | None:
+        return None if self.crs_wkt is None else CRS.from_wkt(self.crs_wkt)
+
+    @property
+    def affine(self) -> Affine:
+        return Affine(*self.transform[:6])
+
+    @property
+    def taxonomy_obj(self) -> Taxonomy:
+        return Taxonomy.from_dict(self.taxonomy)
+
+    @property
+    def area_km2(self) -> float | None:
+        return None if self.gsd_m is None else self.width * self.height * self.gsd_m**2 / 1e6
+
+
+def _detect_tiles(
+    scene: Scene, detector: OnnxDetector, options: CountOptions, progress: TileProgress | None
+) -> tuple[Detections, int, int, float]:
+    meta = detector.metadata
+    tile_size = options.tile_size or meta.tile_size
+    overlap = meta.tile_overlap if options.tile_overlap is None else options.tile_overlap
+    grid, tiles = scene.model_tiles(tile_size, overlap, meta.gsd_m)
+    per_tile = []
+    valid = 0.0
+    read = 0
+    total = len(grid)
+    if progress is not None:
+        progress(0, total)
+    for model_tile in tiles:
+        read += 1
+        valid += model_tile.valid_pixels
+        dets = detector.detect(model_tile.image, options.score)
+        dets = dets.scale(model_tile.scale_x, model_tile.scale_y)
+        dets = dets.translate(model_tile.tile.x, model_tile.tile.y)
+        per_tile.append((model_tile.tile, dets))
+        if progress is not None:
+            progress(model_tile.tile.index + 1, total)
+    if progress is not None:
+        progress(total, total)
+    edge = options.edge_px / scene.resample_factor(meta.gsd_m)
+    merged = merge_tiles(per_tile, edge_px=edge).clip(scene.width, scene.height)
+    return merged, total, read, valid / (scene.width * scene.height)
+
+
+def _heap_areas(scene: Scene, dets: Detections, heap_id: int | None) -> np.ndarray:
+    """Heap area (m²) per detection, NaN for other classes or an unknown pixel size."""
+    areas = np.full(len(dets), np.nan)
+    if heap_id is None or scene.pixel_area_m2 is None:
+        return areas
+    for i in np.flatnonzero(dets.class_ids == heap_id):
+        box = tuple(float(v) for v in dets.boxes[i])
+        margin = margin_px(box)
+        patch, (px, py) = scene.read_box(box, margin)
+        inner = (
+            max(0, math.floor(box[0]) - px),
+            max(0, math.floor(box[1]) - py),
+            max(0, math.ceil(box[2]) - px),
+            max(0, math.ceil(box[3]) - py),
+        )
+        box_area = float(dets.areas[i])
+        measured = heap_pixels(patch.astype(np.float32) / 255.0, inner, box_area)
+        areas[i] = measured.pixels * scene.pixel_area_m2
+    return areas
+
+
+def count_scene(
+    scene_path: str | Path,
+    model_path: str | Path,
+    options: CountOptions = CountOptions(),
+    progress: TileProgress | None = None,
+    aois: AreasOfInterest | None = None,
+) -> SceneResult:
+    """Detect and count objects in one GeoTIFF scene with an exported ONNX model."""
+    started = time.perf_counter()
+    detector = detector_for(model_path, options.threads)
+    meta = detector.metadata
+    taxonomy = meta.taxonomy_obj
+    if aois is None and options.aoi_path:
+        aois = load_aois(options.aoi_path)
+    warnings: list[str] = []
+    scaling = Scaling.from_dict(meta.scaling)
+    with Scene(scene_path, meta.bands, scaling) as scene:
+        if scene.crs is None:
+            warnings.append("scene has no CRS: detections are in pixel coordinates")
+        dets, total, read, valid_fraction = _detect_tiles(scene, detector, options, progress)
+        heap_id = (
+            taxonomy.class_id(options.heap_class)
+            if options.heap_class in taxonomy.classes
+            else None
+        )
+        heap_areas = _heap_areas(scene, dets, heap_id)
+        result = SceneResult(
+            scene=str(scene_path),
+            scene_id=scene.scene_id,
+            date=None if scene.date is None else scene.date.isoformat(),
+            crs_wkt=None if scene.crs is None else scene.crs.to_wkt(),
+            transform=tuple(scene.transform)[:6],
+            width=scene.width,
+            height=scene.height,
+            gsd_m=scene.gsd_m,
+            cloud_fraction=scene.cloud_fraction,
+            valid_fraction=min(1.0, valid_fraction),
+            taxonomy=taxonomy.to_dict(),
+            detections=dets,
+            counts=dets.count_by_class(taxonomy.classes),
+            group_counts={},
+            tiles_total=total,
+            tiles_read=read,
+            warnings=warnings,
+        )
+    result.group_counts = group_counts(result.counts, taxonomy)
+    if heap_id is not None and scene.pixel_area_m2 is not None:
+        result.heap_area_m2 = float(np.nansum(heap_areas))
+    _count_aois(result, aois, heap_areas, heap_id)
+    result.detections = result.detections.with_extra(heap_area_m2=heap_areas)
+    result.seconds = time.perf_counter() - started
+    for message in warnings:
+        log.warning("%s: %s", scene_path, message)
+    return result
+
+
+def group_counts(counts: dict[str, int], taxonomy: Taxonomy) -> dict[str, int]:
+    """Counts per taxonomy group from counts per leaf class."""
+    out = {group: 0 for group in taxonomy.group_names}
+    for leaf, n in counts.items():
+        out[taxonomy.group_of(leaf)] += n
+    return out
+
+
+def _count_aois(
+    result: SceneResult, aois: AreasOfInterest | None, heap_areas: np.ndarray, heap_id: int | None
+) -> None:
+    dets = result.detections
+    labels = np.full(len(dets), "", dtype=object)
+    if aois is not None and result.crs is None:
+        result.warnings.append("scene has no CRS: areas of interest cannot be placed, skipped")
+    if aois is not None and result.crs is not None:
+        classes = result.taxonomy_obj.classes
+        inside = aois.contains(result.crs, dets.map_centres(result.affine))
+        result.aoi_names = list(aois.names)
+        for name, mask in inside.items():
+            result.aoi_counts[name] = dets.select(mask).count_by_class(classes)
+            if heap_id is not None and result.heap_area_m2 is not None:
+                result.aoi_heap_area_m2[name] = float(
+                    np.nansum(heap_areas[mask & (dets.class_ids == heap_id)])
+                )
+            labels[mask & (labels == "")] = name
+    result.detections = dets.with_extra(aoi=labels)
+
+
+def count_scenes(
+    scene_paths: Sequence[str | Path],
+    model_path: str | Path,
+    options: CountOptions = CountOptions(),
+    workers: int = 1,
+    on_scene: Callable[[SceneResult], None] | None = None,
+    tile_progress: TileProgress | None = None,
+) -> list[SceneResult]:
+    """Count many scenes, in order; with ``workers`` > 1 in a pool of processes."""
+    aois = load_aois(options.aoi_path) if options.aoi_path else None
+    results: list[SceneResult] = []
+    if workers <= 1 or len(scene_paths) <= 1:
+        for path in scene_paths:
+            result = count_scene(path, model_path, options, tile_progress, aois)
+            results.append(result)
+            if on_scene:
+                on_scene(result)
+        return results
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(count_scene, p, model_path, options) for p in scene_paths]
+        for future in futures:
+            result = future.result()
+            results.append(result)
+            if on_scene:
+                on_scene(result)
+    return results
