@@ -13,16 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import rasterio
-from affine import Affine
 from coalwatch.labels.coco import CocoAnnotation, CocoImage
 from coalwatch.labels.radiometry import Scaling, check_bands, read_window
-from coalwatch.labels.scenes import LabelledScene, ground_pixel_size_m, leaf_class
+from coalwatch.labels.scenes import LabelledScene, ground_pixel_size_m, leaf_class, open_geotiff
 from coalwatch.labels.taxonomy import Taxonomy
 from PIL import Image
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
-from rasterio.windows import transform as window_transform
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -54,26 +51,10 @@ class SceneInfo:
     attributes: list[dict[str, Any]]
     scaling: Scaling | None = None
 
-    @property
-    def affine(self) -> Affine:
-        """The scene's geotransform."""
-        return Affine(*self.transform)
-
-
-def _open(path: Path) -> DatasetReader:
-    try:
-        src = rasterio.open(path)
-    except RasterioError as exc:
-        raise InputError(path, f"not a readable GeoTIFF ({exc})") from exc
-    if src.driver != "GTiff":
-        src.close()
-        raise InputError(path, f"not a GeoTIFF (a {src.driver} raster)")
-    return src
-
 
 def inspect_scene(scene: LabelledScene, taxonomy: Taxonomy, bands: Sequence[int]) -> SceneInfo:
     """Check a scene (GeoTIFF, bands present) and map its labels to leaf class ids."""
-    with _open(scene.image) as src:
+    with open_geotiff(scene.image) as src:
         check_bands(scene.image, src.count, bands)
         crs = src.crs.to_string() if src.crs else None
         facts = (src.width, src.height, src.count, src.dtypes[0], crs, tuple(src.transform)[:6])
@@ -93,7 +74,7 @@ def inspect_scene(scene: LabelledScene, taxonomy: Taxonomy, bands: Sequence[int]
 
 def fit_scaling(info: SceneInfo, scaling: Scaling, bands: Sequence[int]) -> None:
     """Resolve ``scaling`` for this scene (decimated read for percentiles)."""
-    with _open(info.image) as src:
+    with open_geotiff(info.image) as src:
         try:
             info.scaling = scaling.fit(src, bands)
         except RasterioError as exc:
@@ -151,7 +132,7 @@ class ChipWriter:
             return self._open[path]
         if len(self._open) >= MAX_OPEN:
             self._open.popitem(last=False)[1].close()
-        self._open[path] = _open(path)
+        self._open[path] = open_geotiff(path)
         return self._open[path]
 
     def write(self, plan: PlannedChip, split: str) -> bool:
@@ -190,7 +171,8 @@ class ChipWriter:
             if visible >= 1 - 1e-9:
                 self.whole.add((plan.scene, obj))
         self.empty[split] += not plan.boxes
-        transform = window_transform(window, info.affine)
+        a, b, c, d, e, f = info.transform
+        transform = [a, b, a * col + b * row + c, d, e, d * col + e * row + f]
         self.manifest_chips.append(
             {
                 "file": f"images/{name}",
@@ -198,7 +180,7 @@ class ChipWriter:
                 "split": split,
                 "scene": info.name,
                 "window": dict(zip(WINDOW_KEYS, extra["window"], strict=True)),
-                "transform": list(transform)[:6],
+                "transform": transform,
                 "valid_fraction": round(valid_fraction, 4),
                 "objects": len(plan.boxes),
             }

@@ -46,11 +46,11 @@ SPLITS = ("train", "val")
 
 @dataclass(frozen=True)
 class ChipOptions:
-    """How scenes are cut. ``scaling`` None: gain 1 when every scene is 8-bit, else a
-    2-98 % percentile stretch per scene."""
+    """How scenes are cut. ``overlap`` None: a quarter of ``size``. ``scaling`` None: gain 1
+    when every scene is 8-bit, else a 2-98 % percentile stretch per scene."""
 
     size: int = 512
-    overlap: int = 128
+    overlap: int | None = None  # None: a quarter of the size
     min_visible: float = 0.6
     empty_share: float = 0.1
     val_share: float = 0.25
@@ -64,6 +64,8 @@ class ChipOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if self.overlap is None:
+            object.__setattr__(self, "overlap", self.size // 4)
         checks = {
             "size must be positive": self.size > 0,
             "overlap must be in [0, size)": 0 <= self.overlap < self.size,

@@ -55,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     cut = parser.add_argument_group("cutting")
     cut.add_argument("--size", type=int, default=512, help="chip size in pixels (512)")
-    cut.add_argument("--overlap", type=int, default=128, help="pixels shared by neighbours (128)")
+    cut.add_argument(
+        "--overlap", type=int, help="pixels shared by neighbours (default: a quarter of --size)"
+    )
     cut.add_argument(
         "--min-visible", type=float, default=0.6, help="keep a clipped box if this share shows"
     )

@@ -14,10 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from coalwatch.labels.coco import CocoDataset, CocoImage, read_coco
-from coalwatch.labels.scenes import LabelledScene, check_unique_names
+from coalwatch.labels.scenes import LabelledScene, check_unique_names, scene_grid
 from coalwatch.labels.schema import (
     ObjectLabel,
-    SceneGrid,
     SceneLabels,
     clip_box_to_scene,
     write_scene_labels,
@@ -93,7 +92,7 @@ def import_coco(
     scenes, dropped, crowd = [], 0, 0
     for image in dataset.images:
         tif = _find_image(coco_path, image, folder)
-        grid = SceneGrid.from_raster(tif)
+        grid = scene_grid(tif)
         if (grid.width, grid.height) != (image.width, image.height):
             raise InputError(
                 tif,
@@ -122,6 +121,6 @@ def write_scene_label_files(scenes: Sequence[LabelledScene], out_dir: str | Path
     """Write each scene's labels as ``OUT/<name>.geojson`` (in the scene's CRS)."""
     out_dir = Path(out_dir)
     return [
-        write_scene_labels(out_dir / f"{s.name}.geojson", s.labels, SceneGrid.from_raster(s.image))
+        write_scene_labels(out_dir / f"{s.name}.geojson", s.labels, scene_grid(s.image))
         for s in scenes
     ]

@@ -7,6 +7,7 @@ files and folders; :mod:`coalwatch.labels.importers` makes the same objects from
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 import rasterio
 from coalwatch.labels.schema import SceneGrid, SceneLabels, read_scene_labels
 from coalwatch.labels.taxonomy import Taxonomy
-from pyproj import Geod, Transformer
+from pyproj import CRS, Geod, Transformer
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.io import DatasetReader
 
 from coalwatch.errors import InputError
 
@@ -56,9 +59,33 @@ def _scene_images(paths: Iterable[str | Path]) -> list[Path]:
     return images
 
 
+def open_geotiff(path: str | Path) -> DatasetReader:
+    """Open a GeoTIFF scene for reading; anything else is an :class:`InputError`.
+
+    A scene without a CRS opens quietly (its labels are then in pixel coordinates).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            src = rasterio.open(path)
+    except RasterioError as exc:
+        raise InputError(path, f"not a readable GeoTIFF ({exc})") from exc
+    if src.driver != "GTiff":
+        src.close()
+        raise InputError(path, f"not a GeoTIFF (a {src.driver} raster)")
+    return src
+
+
+def scene_grid(path: str | Path) -> SceneGrid:
+    """The grid of a GeoTIFF scene (checked to be one)."""
+    with open_geotiff(path) as src:
+        crs = CRS.from_wkt(src.crs.to_wkt()) if src.crs else None
+        return SceneGrid(src.width, src.height, src.transform, crs)
+
+
 def read_scene(image: Path, taxonomy: Taxonomy, labels_dir: Path | None = None) -> LabelledScene:
     """A scene and its labels (``X.geojson`` beside it or in ``labels_dir``), validated."""
-    grid = SceneGrid.from_raster(image)
+    grid = scene_grid(image)
     labels = label_path(image, labels_dir)
     if not labels.is_file():
         raise InputError(image, f"no labels for the scene (expected {labels})")
@@ -107,7 +134,7 @@ def leaf_class(taxonomy: Taxonomy, name: str, where: str | Path) -> str:
     raise InputError(where, f"label {name!r} is not in taxonomy {taxonomy.name!r}")
 
 
-def ground_pixel_size_m(src: rasterio.io.DatasetReader) -> float | None:
+def ground_pixel_size_m(src: DatasetReader) -> float | None:
     """The ground size of a pixel at the scene centre, in metres (None without a CRS).
 
     The ``GSD_M`` tag wins when present; otherwise the geodesic length of one pixel step

@@ -62,6 +62,9 @@ def write_scene(
         **creation_options,
     }
     with rasterio.open(path, "w", **profile) as dst:
+        if np.issubdtype(np.dtype(dtype), np.integer):
+            info = np.iinfo(dtype)
+            data = np.clip(data, info.min, info.max)
         dst.write(data.astype(dtype))
     if labels:
         grid = SceneGrid.from_raster(path)
