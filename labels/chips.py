@@ -205,6 +205,14 @@ def make_chips(
         else load_taxonomy(options.taxonomy)
     )
     labelled = _resolve_scenes(scenes, taxonomy, options.labels_dir)
+    for scene in labelled:
+        if scene.labels.taxonomy != taxonomy.name:
+            log.warning(
+                "%s: labels name taxonomy %r; cutting with %r (every class was found in it)",
+                scene.image,
+                scene.labels.taxonomy,
+                taxonomy.name,
+            )
     infos = [inspect_scene(s, taxonomy, options.bands) for s in labelled]
     scaling = options.scaling or _auto_scaling(infos)
     for info in infos:

@@ -269,3 +269,25 @@ def test_sen2ships_chips_hold_every_ship_whole(
     assert Image.open(image_path(out / "val.json", image)).size == (512, 512)
     assert len(list((out / "labels").glob("*.geojson"))) == 7
     assert seconds < 20
+
+
+def test_scenes_are_read_window_by_window(make_scene, tmp_path, monkeypatch) -> None:
+    from coalwatch.labels.radiometry import FIT_MAX_SIDE
+    from rasterio.io import DatasetReader
+
+    shapes: list[tuple[int, int]] = []
+    for name in ("read", "read_masks"):
+        original = getattr(DatasetReader, name)
+
+        def spy(self, indexes=None, *args, _original=original, **kwargs):
+            out = _original(self, indexes, *args, **kwargs)
+            shapes.append(out.shape[-2:])
+            return out
+
+        monkeypatch.setattr(DatasetReader, name, spy)
+    objects = [("ore_car", (100.0 * k, 1200.0, 100.0 * k + 12, 1204.0)) for k in range(15)]
+    make_scene("big", width=1600, height=1300, objects=objects, dtype="uint16")
+    options = ChipOptions(size=256, overlap=32, val_share=0, **QUIET)
+    summary = make_chips([tmp_path / "scenes"], tmp_path / "chips", options)
+    assert summary.objects_whole == 15 and len(shapes) > 2 * summary.chips["train"]
+    assert max(h * w for h, w in shapes) <= max(256 * 256, FIT_MAX_SIDE**2)
