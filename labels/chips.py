@@ -219,37 +219,13 @@ def make_chips(
         fit_scaling(info, scaling, options.bands)
     names = [s.name for s in labelled]
     split_of = split_scenes(names, options.val_share, options.val_scenes, options.seed)
-    plans = {split: [] for split in SPLITS}
+    plans: dict[str, list[PlannedChip]] = {split: [] for split in SPLITS}
     for index, info in enumerate(infos):
         plans[split_of[info.name]] += plan_chips(info, index, options)
-    rng = np.random.default_rng(options.seed)
     with atomic_dir(out_dir) as tmp:
         writer = ChipWriter(tmp, infos, options.bands, options.max_nodata, options.progress)
         with writer:
-            for split in SPLITS:
-                labelled_plans = [p for p in plans[split] if p.boxes]
-                empty_plans = [p for p in plans[split] if not p.touched]
-                writer.expect(len(labelled_plans))
-                written = sum(writer.write(p, split) for p in labelled_plans)
-                quota = round(options.empty_share / (1 - options.empty_share) * written)
-                writer.expect(min(quota, len(empty_plans)))
-                for index in rng.permutation(len(empty_plans)):
-                    if writer.empty[split] >= quota:
-                        break
-                    writer.write(empty_plans[index], split)
-        info_common = {
-            "description": "coalwatch chips",
-            "version": __version__,
-            "date_created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "chip_size": options.size,
-            "overlap": options.overlap,
-            "bands": list(options.bands),
-            "scaling": scaling.recipe().to_dict(),
-        }
-        for split in SPLITS:
-            info = {**info_common, "split": split}
-            dataset = chip_dataset(taxonomy, writer.images[split], writer.annotations[split], info)
-            write_coco(tmp / f"{split}.json", dataset)
+            _cut(writer, plans, options)
         summary = ChipSummary(
             out_dir=out_dir,
             scenes={sp: [i.name for i in infos if split_of[i.name] == sp] for sp in SPLITS},
@@ -262,20 +238,65 @@ def make_chips(
         )
         if len(infos) == 1:
             summary.notes.append("one scene: every chip is train and val.json is empty")
-        manifest = {
-            "coalwatch_version": __version__,
-            "created": info_common["date_created"],
-            "options": _options_dict(options, taxonomy),
-            "taxonomy": taxonomy.to_dict(),
-            "bands": list(options.bands),
-            "scaling": scaling.recipe().to_dict(),
-            "scenes": [writer.scene_entry(k, split_of[i.name]) for k, i in enumerate(infos)],
-            "chips": writer.manifest_chips,
-            "summary": {k: v for k, v in asdict(summary).items() if k != "out_dir"},
-        }
-        write_text_atomic(tmp / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+        _write_records(tmp, writer, summary, options, taxonomy, scaling, split_of)
         write_scene_label_files(labelled, tmp / "labels")
     return summary
+
+
+def _cut(writer: ChipWriter, plans: dict[str, list[PlannedChip]], options: ChipOptions) -> None:
+    """Write each split's labelled chips, then its share of empty chips (seeded)."""
+    rng = np.random.default_rng(options.seed)
+    for split in SPLITS:
+        labelled = [p for p in plans[split] if p.boxes]
+        empty = [p for p in plans[split] if not p.touched]
+        writer.expect(len(labelled))
+        written = sum(writer.write(p, split) for p in labelled)
+        quota = round(options.empty_share / (1 - options.empty_share) * written)
+        writer.expect(min(quota, len(empty)))
+        for index in rng.permutation(len(empty)):
+            if writer.empty[split] >= quota:
+                break
+            writer.write(empty[index], split)
+
+
+def _write_records(
+    root: Path,
+    writer: ChipWriter,
+    summary: ChipSummary,
+    options: ChipOptions,
+    taxonomy: Taxonomy,
+    scaling: Scaling,
+    split_of: dict[str, str],
+) -> None:
+    """``train.json``, ``val.json`` and ``manifest.json``."""
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    common = {
+        "description": "coalwatch chips",
+        "version": __version__,
+        "date_created": created,
+        "chip_size": options.size,
+        "overlap": options.overlap,
+        "bands": list(options.bands),
+        "scaling": scaling.recipe().to_dict(),
+    }
+    for split in SPLITS:
+        info = {**common, "split": split}
+        dataset = chip_dataset(taxonomy, writer.images[split], writer.annotations[split], info)
+        write_coco(root / f"{split}.json", dataset)
+    manifest = {
+        "coalwatch_version": __version__,
+        "created": created,
+        "options": _options_dict(options, taxonomy),
+        "taxonomy": taxonomy.to_dict(),
+        "bands": list(options.bands),
+        "scaling": scaling.recipe().to_dict(),
+        "scenes": [
+            writer.scene_entry(k, split_of[info.name]) for k, info in enumerate(writer.infos)
+        ],
+        "chips": writer.manifest_chips,
+        "summary": {k: v for k, v in asdict(summary).items() if k != "out_dir"},
+    }
+    write_text_atomic(root / "manifest.json", json.dumps(manifest, indent=1) + "\n")
 
 
 def _options_dict(options: ChipOptions, taxonomy: Taxonomy) -> dict[str, Any]:
