@@ -238,9 +238,24 @@ def make_chips(
         )
         if len(infos) == 1:
             summary.notes.append("one scene: every chip is train and val.json is empty")
+        if summary.objects_whole < summary.objects:
+            summary.notes.append(_not_whole_note(infos, writer.whole, options.overlap))
         _write_records(tmp, writer, summary, options, taxonomy, scaling, split_of)
         write_scene_label_files(labelled, tmp / "labels")
     return summary
+
+
+def _not_whole_note(infos: Sequence[SceneInfo], whole: set[tuple[int, int]], overlap: int) -> str:
+    sides = [
+        float(max(info.boxes[i, 2] - info.boxes[i, 0], info.boxes[i, 3] - info.boxes[i, 1]))
+        for k, info in enumerate(infos)
+        for i in range(len(info.boxes))
+        if (k, i) not in whole
+    ]
+    note = f"{len(sides)} objects never whole (the largest {max(sides):.0f} px"
+    if max(sides) > overlap:
+        return f"{note}; --overlap {overlap} holds whole only objects up to {overlap} px)"
+    return f"{note}; they lie in chips skipped as mostly nodata)"
 
 
 def _cut(writer: ChipWriter, plans: dict[str, list[PlannedChip]], options: ChipOptions) -> None:

@@ -57,6 +57,7 @@ def test_every_object_smaller_than_the_overlap_is_whole_in_a_chip(make_scene, tm
     summary = make_chips([tmp_path / "scenes"], out, options)
     assert (summary.objects, summary.objects_whole) == (41, 40)
     assert summary.line().startswith("40/41 objects whole in at least one chip")
+    assert "1 objects never whole (the largest 140 px; --overlap 64" in summary.line()
     train = _chips(out)["train"]
     for image in train["images"]:
         pixels = _png(out, image["file_name"])
