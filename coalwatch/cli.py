@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s: %(message)s",
     )
+    if not args.verbose:  # GDAL's own error chatter; coalwatch reports the failure in one line
+        logging.getLogger("rasterio").setLevel(logging.WARNING)
     try:
         return int(args._module.run(args) or 0)
     except CoalwatchError as exc:
