@@ -142,7 +142,11 @@ class ChipWriter:
         try:
             rgb, valid = read_window(self._dataset(info.image), window, self.bands, info.scaling)
         except RasterioError as exc:
-            raise InputError(info.image, f"cannot read window {window} ({exc})") from exc
+            cause = str(exc.__cause__ or exc).splitlines()[0]
+            where = f"col {int(window.col_off)}, row {int(window.row_off)}"
+            raise InputError(
+                info.image, f"cannot read pixels at {where}: truncated or corrupt? ({cause})"
+            ) from exc
         col, row = int(window.col_off), int(window.row_off)
         in_scene = (min(col + window.width, info.width) - col) * (
             min(row + window.height, info.height) - row

@@ -229,8 +229,18 @@ def _bad_bands(tmp_path: Path, make_scene) -> tuple[list[str], str]:
     return [str(scene), "--bands", "1,2,4"], r"rgb\.tif: has 3 band\(s\)"
 
 
+def _bad_truncated(tmp_path: Path, make_scene) -> tuple[list[str], str]:
+    car = ("ore_car", (280, 280, 290, 285))  # in the last tiles, which the cut loses
+    scene = make_scene("cut", count=4, width=300, height=300, objects=[car])
+    data = scene.read_bytes()
+    scene.write_bytes(data[: len(data) // 2])
+    return [str(scene)], r"cut\.tif: cannot read pixels at col \d+, row \d+: truncated or corrupt"
+
+
 @pytest.mark.parametrize(
-    "bad", [_bad_missing, _bad_not_geotiff, _bad_png, _bad_bands], ids=lambda f: f.__name__[5:]
+    "bad",
+    [_bad_missing, _bad_not_geotiff, _bad_png, _bad_bands, _bad_truncated],
+    ids=lambda f: f.__name__[5:],
 )
 def test_bad_input_names_the_file_and_writes_nothing(
     tmp_path, make_scene, capsys, chips_cli, bad
