@@ -1,16 +1,49 @@
-"""(placeholder: this verb is being built; see the open issues)."""
+"""Render synthetic satellite scenes with exact labels (GeoTIFF + GeoJSON per scene).
+
+Examples: ``coalwatch synth --scenario coal_port --out scenes --count 4 --gsd 3``;
+``coalwatch synth --scenario port_series --series --out series`` (dated series, with
+``aois.geojson`` and ``truth.csv``).
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from coalwatch.errors import CoalwatchError
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    parser.add_argument(
+        "--scenario",
+        required=True,
+        help="shipped scenario name (rail_crossing, coal_port, mine, port_series) or a YAML path",
+    )
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--count", type=int, default=1, help="number of scenes (default 1)")
+    parser.add_argument(
+        "--gsd",
+        type=float,
+        default=None,
+        help="ground sample distance in m (0.3-3; default: the scenario's)",
+    )
+    parser.add_argument(
+        "--series", action="store_true", help="render the scenario's dated series script instead"
+    )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="also write <scene>_preview.png with the ground truth drawn",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not built yet."""
-    raise CoalwatchError("this verb is not built yet")
+    from coalwatch.labels.synth import load_scenario, render_scenario, render_series
+
+    scenario = load_scenario(args.scenario)
+    if args.series or (scenario.series and args.count == 1 and args.gsd is None):
+        paths = render_series(scenario, args.out, seed=args.seed, preview=args.preview)
+    else:
+        paths = render_scenario(
+            scenario, args.out, seed=args.seed, count=args.count, preview=args.preview, gsd=args.gsd
+        )
+    print(f"wrote {len(paths)} scene(s) to {args.out}")
+    return 0

@@ -1,0 +1,176 @@
+"""Man-made ground: paved surfaces (concrete quays, stockyards, lots), buildings with
+pitched or flat roofs and shadows, roads, and quay cranes / ship loaders."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from coalwatch.labels.synth.canvas import (
+    Canvas,
+    Sprite,
+    cast_shadow,
+    color,
+    edge,
+    object_grid,
+    sd_box,
+)
+from coalwatch.labels.synth.noise import fractal_noise
+from coalwatch.labels.synth.paths import Polyline, stroke
+from coalwatch.labels.synth.sky import Sun
+
+SURFACES = {
+    "concrete": color(167, 153, 136, 150),
+    "yard": color(128, 120, 108, 118),
+    "gravel": color(140, 130, 116, 124),
+    "asphalt": color(92, 92, 90, 88),
+    "dirt": color(138, 122, 100, 120),
+}
+ROOFS = [
+    (150, 150, 146),
+    (92, 110, 138),
+    (140, 78, 62),
+    (176, 170, 160),
+    (110, 104, 98),
+    (80, 120, 110),
+    (196, 192, 184),
+]
+
+
+@dataclass
+class Building:
+    """A building footprint (pixels, radians, metres), its height and roof."""
+
+    center: tuple[float, float]
+    angle: float
+    length: float
+    width: float
+    height: float
+    roof: int
+    pitched: bool
+
+
+def draw_surface(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    center: tuple[float, float],
+    angle: float,
+    half_length: float,
+    half_width: float,
+    material: str,
+    stains: float = 0.12,
+) -> None:
+    """A paved or bare rectangle with slab joints, stains and wear."""
+    grid = object_grid(canvas, center, angle, half_length, half_width, 1)
+    if grid is None:
+        return
+    u, v = grid.u, grid.v
+    sprite = Sprite(grid)
+    cover = edge(sd_box(u, v, 0, 0, half_length, half_width), grid, 0.5)
+    dirt = fractal_noise(rng, grid.shape, max(grid.shape) / 2, beta=2.2)
+    fine = fractal_noise(rng, grid.shape, 4 / canvas.gsd, beta=1.0)
+    tone = 1 + stains * dirt + 0.05 * fine
+    if material == "concrete":
+        joints = (np.abs((u % 12.0) - 6) > 5.8) | (np.abs((v % 12.0) - 6) > 5.8)
+        tone = tone - 0.08 * joints
+    sprite.fill(cover, SURFACES[material][:, None, None] * tone[None].astype(np.float32))
+    sprite.commit(canvas)
+
+
+def draw_buildings(canvas: Canvas, buildings: list[Building], sun: Sun) -> None:
+    """Shadows first (all), then roofs, so that shadows never fall on a neighbour's roof."""
+    gsd = canvas.gsd
+    for b in buildings:
+        dx, dy = sun.shadow_px(b.height, gsd)
+        reach = math.hypot(dx, dy) * gsd
+        grid = object_grid(canvas, b.center, b.angle, b.length / 2 + reach, b.width / 2 + reach)
+        if grid is None:
+            continue
+        c, s = math.cos(b.angle), math.sin(b.angle)
+        su, sv = (dx * c + dy * s) * gsd, (-dx * s + dy * c) * gsd
+        cover = np.zeros(grid.shape, np.float32)
+        for t in (0.33, 0.66, 1.0):
+            sd = sd_box(grid.u, grid.v, su * t, sv * t, b.length / 2, b.width / 2)
+            cover = np.maximum(cover, edge(sd, grid))
+        cast_shadow(canvas, grid, cover, 0.55)
+    light = sun.light_vector()
+    for b in buildings:
+        grid = object_grid(
+            canvas, b.center, b.angle, b.length / 2, b.width / 2, 2 if gsd > 0.6 else 1
+        )
+        if grid is None:
+            continue
+        sprite = Sprite(grid)
+        roof = color(*ROOFS[b.roof % len(ROOFS)])
+        cover = edge(sd_box(grid.u, grid.v, 0, 0, b.length / 2, b.width / 2), grid)
+        sprite.fill(cover, roof)
+        if b.pitched:
+            across = light[0] * -math.sin(b.angle) + light[1] * math.cos(b.angle)
+            side = np.sign(grid.v) * np.sign(across + 1e-6)
+            sprite.shade(cover, 1 + 0.16 * side)
+        else:
+            ribs = 1 - 0.06 * (np.abs((grid.u % 1.0) - 0.5) < 0.1)
+            sprite.shade(cover, ribs)
+        sprite.commit(canvas)
+
+
+def village(
+    rng: np.random.Generator, center: tuple[float, float], radius_px: float, gsd: float, n: int
+) -> list[Building]:
+    """Rows of small houses around ``center`` (a North Korean village or town block)."""
+    angle = rng.uniform(0, math.pi)
+    c, s = math.cos(angle), math.sin(angle)
+    out = []
+    for _ in range(n):
+        ru, rv = rng.uniform(-1, 1) * radius_px, rng.uniform(-1, 1) * radius_px * 0.7
+        rv = round(rv * gsd / 16) * 16 / gsd
+        x, y = center[0] + ru * c - rv * s, center[1] + ru * s + rv * c
+        length = float(rng.uniform(10, 30))
+        out.append(
+            Building(
+                (x, y),
+                angle,
+                length,
+                float(rng.uniform(6, 9)),
+                float(rng.uniform(3, 7)),
+                int(rng.integers(0, 4)),
+                True,
+            )
+        )
+    return out
+
+
+def draw_road(canvas: Canvas, line: Polyline, width_m: float, kind: str = "asphalt") -> None:
+    stroke(canvas, line, width_m + 1.5, SURFACES["dirt"] * 1.05, soft_m=1.0)
+    stroke(canvas, line, width_m, SURFACES[kind], soft_m=0.5)
+
+
+def draw_loader(
+    canvas: Canvas,
+    base: tuple[float, float],
+    angle: float,
+    reach_m: float,
+    sun: Sun,
+    height: float = 25.0,
+) -> None:
+    """A ship loader / gantry crane: a rail-mounted portal and a boom over the berth."""
+    gsd = canvas.gsd
+    c, s = math.cos(angle), math.sin(angle)
+    tip = (base[0] + c * reach_m / gsd, base[1] + s * reach_m / gsd)
+    dx, dy = sun.shadow_px(height, gsd)
+    grid = object_grid(
+        canvas,
+        ((base[0] + tip[0]) / 2 + dx, (base[1] + tip[1]) / 2 + dy),
+        angle,
+        reach_m / 2 + 2,
+        2.5,
+    )
+    if grid is not None:
+        cast_shadow(canvas, grid, edge(sd_box(grid.u, grid.v, 0, 0, reach_m / 2, 1.0), grid), 0.5)
+    stroke(canvas, Polyline([base, tip]), 2.2, color(182, 170, 120, 150), soft_m=0.3)
+    grid = object_grid(canvas, base, angle, 6, 6)
+    if grid is not None:
+        sprite = Sprite(grid)
+        sprite.fill(edge(sd_box(grid.u, grid.v, 0, 0, 5, 5), grid), color(150, 140, 100))
+        sprite.commit(canvas)
