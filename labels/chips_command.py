@@ -45,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     src = parser.add_argument_group("importing a COCO + GeoTIFF set")
     src.add_argument("--coco", help="COCO JSON whose images are GeoTIFF scenes")
-    src.add_argument("--images", help="folder of the COCO images (default: beside the JSON, or its images/)")
+    src.add_argument(
+        "--images", help="folder of the COCO images (default: beside the JSON, or its images/)"
+    )
     src.add_argument(
         "--class-map",
         action="append",
@@ -59,7 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--overlap", type=int, help="pixels shared by neighbours (default: a quarter of --size)"
     )
     cut.add_argument(
-        "--min-visible", type=float, default=0.6, help="keep a clipped box when this share of it shows (0.6)"
+        "--min-visible",
+        type=float,
+        default=0.6,
+        help="keep a clipped box when this share of it shows (0.6)",
     )
     cut.add_argument(
         "--empty-share", type=_type(_share), default=0.1, help="share of empty chips (0.1)"
@@ -68,7 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-nodata", type=float, default=0.5, help="skip chips with a larger nodata share (0.5)"
     )
     split = cut.add_mutually_exclusive_group()
-    split.add_argument("--val-share", type=_type(_share), default=0.25, help="share of scenes for val (0.25)")
+    split.add_argument(
+        "--val-share", type=_type(_share), default=0.25, help="share of scenes for val (0.25)"
+    )
     split.add_argument("--val-scenes", help="comma-separated scene names (file stems) for val")
     cut.add_argument("--seed", type=int, default=0, help="seed for the split and empty chips")
     rad = parser.add_argument_group("classes and radiometry")
