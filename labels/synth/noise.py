@@ -6,18 +6,40 @@ import numpy as np
 import scipy.fft as sfft
 
 
+def upsample(field: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear upsampling by an integer ``factor``, cropped to ``shape`` (cheap gathers)."""
+    if factor == 1:
+        return field[: shape[0], : shape[1]]
+    out = field
+    for axis, n in ((0, shape[0]), (1, shape[1])):
+        pos = (np.arange(n, dtype=np.float32) + 0.5) / factor - 0.5
+        pos = np.clip(pos, 0, out.shape[axis] - 1.001)
+        i0 = pos.astype(np.int32)
+        t = pos - i0
+        a, b = np.take(out, i0, axis=axis), np.take(out, i0 + 1, axis=axis)
+        t = t[:, None] if axis == 0 else t[None, :]
+        out = a + (b - a) * t
+    return out
+
+
 def fractal_noise(
     rng: np.random.Generator,
     shape: tuple[int, int],
     scale_px: float,
     beta: float = 2.0,
     fine_px: float = 0.0,
+    lowres: int = 1,
 ) -> np.ndarray:
     """A zero-mean, unit-std float32 field with a power-law spectrum.
 
     ``scale_px`` is the largest feature size (wavelengths beyond it are damped), ``beta`` the
     spectral slope (2: rough, 3+: smooth), ``fine_px`` an optional smallest feature size.
+    ``lowres`` > 1 makes a smooth field at that reduction and upsamples it (much faster).
     """
+    if lowres > 1:
+        small = (shape[0] // lowres + 2, shape[1] // lowres + 2)
+        field = fractal_noise(rng, small, scale_px / lowres, beta, fine_px / lowres)
+        return upsample(field, lowres, shape)
     height, width = shape
     white = rng.standard_normal((height, width), dtype=np.float32)
     spectrum = sfft.rfft2(white, workers=1)

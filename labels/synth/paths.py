@@ -84,10 +84,12 @@ def stroke(
     values: np.ndarray,
     soft_m: float = 0.0,
     texture: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
 ) -> None:
     """Paint a band of ``width_m`` metres along ``line`` (exact distance to each segment).
 
-    ``texture`` (H, W) multiplies the colour where given (e.g. asphalt grain).
+    ``texture`` (H, W) multiplies the colour where given (e.g. asphalt grain); ``mask``
+    (H, W) limits where the band may be painted (e.g. dry land only).
     """
     gsd = canvas.gsd
     half = width_m / 2.0 / gsd
@@ -114,6 +116,8 @@ def stroke(
         t = np.clip(((xs - a[0]) * d[0] + (ys - a[1]) * d[1]) / dd, 0.0, 1.0)
         dist = np.hypot(xs - (a[0] + t * d[0]), ys - (a[1] + t * d[1]))
         cover = np.clip((half - dist) / soft + 0.5, 0.0, 1.0).astype(np.float32)
+        if mask is not None:
+            cover *= mask[sy0:sy1, sx0:sx1]
         win = canvas.bands[:, sy0:sy1, sx0:sx1]
         vals = values[:, None, None]
         if texture is not None:

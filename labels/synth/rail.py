@@ -88,7 +88,7 @@ def make_car(rng: np.random.Generator, kind: str, loaded: bool = False) -> Car:
     """A car of ``kind`` with a random length within its range and a random livery."""
     (lo, hi), _, _ = CAR_SIZES[kind]
     paint = _PAINTS[kind][rng.integers(len(_PAINTS[kind]))]
-    jitter = rng.normal(1.0, 0.06, 3)
+    jitter = rng.normal(1.0, 0.025, 3) * rng.uniform(0.88, 1.1)
     cargo = "coal" if rng.random() < 0.7 else "ore"
     return Car(
         kind,
@@ -268,6 +268,8 @@ def draw_train(canvas: Canvas, train: Train, sun: Sun, gap_m: float = 1.0) -> li
             attrs = {"loaded": car.loaded}
             if car.loaded:
                 attrs["cargo"] = car.cargo
+        attrs["length_m"] = round(car.length, 2)
+        attrs["heading_deg"] = round((90.0 + math.degrees(float(heading))) % 360.0, 1)
         if train.track.aoi:
             attrs["aoi"] = train.track.aoi
         labels.append(ObjectLabel(car.cls, box, attrs))

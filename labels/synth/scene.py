@@ -16,6 +16,7 @@ from coalwatch.labels.synth.sensor import (
     apply_clouds,
     apply_haze,
     cloud_cover,
+    cloud_offset,
     finish,
     footprint,
     random_atmosphere,
@@ -99,8 +100,10 @@ def render_scene(
         raw.append(draw_ship(canvas, ship, sun))
     atm = random_atmosphere(rng, cloud_target, cut_footprint)
     apply_haze(canvas, atm, rng)
-    opacity = cloud_cover(rng, (site.height, site.width), site.gsd, cloud_target)
-    apply_clouds(canvas, opacity, sun, atm, rng)
+    shape = (site.height, site.width)
+    offset = cloud_offset(sun, atm, site.gsd, shape)
+    opacity, shadow = cloud_cover(rng, shape, site.gsd, cloud_target, offset)
+    apply_clouds(canvas, opacity, shadow, rng)
     valid = footprint(rng, site.width, site.height, cut_footprint)
     data = finish(canvas, valid, rng, product)
     objects = [o for o in (_visible(obj, valid, opacity) for obj in raw) if o is not None]

@@ -32,41 +32,58 @@ def random_atmosphere(rng: np.random.Generator, cloud_target: float, cut: bool) 
     )
 
 
-def cloud_cover(rng: np.random.Generator, shape, gsd: float, target: float) -> np.ndarray:
-    """Cloud opacity in [0, 1] covering about ``target`` of the scene (0: none)."""
+def cloud_cover(
+    rng: np.random.Generator, shape, gsd: float, target: float, offset: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cloud opacity in [0, 1] over about ``target`` of the scene (0: none), and the
+    opacity of the clouds whose shadows fall on each pixel (clouds ``offset`` pixels
+    towards the sun, which may lie outside the scene)."""
+    height, width = shape
     if target <= 0:
-        return np.zeros(shape, np.float32)
-    field = fractal_noise(rng, shape, rng.uniform(800, 2500) / gsd, beta=3.0)
-    field += 0.25 * fractal_noise(rng, shape, 60 / gsd, beta=2.0)
-    threshold = float(np.quantile(field[::8, ::8], 1 - target))
-    soft = 0.35
-    return np.clip((field - threshold) / soft + 0.5, 0, 1).astype(np.float32) ** 0.8
+        zeros = np.zeros(shape, np.float32)
+        return zeros, zeros
+    dx, dy = (round(v) for v in offset)
+    big = (height + abs(dy), width + abs(dx))
+    field = fractal_noise(rng, big, rng.uniform(800, 2500) / gsd, beta=3.2, lowres=8)
+    field += 0.18 * fractal_noise(rng, big, 150 / gsd, beta=2.8, lowres=2)
+    y0, x0 = max(-dy, 0), max(-dx, 0)
+    threshold = float(np.quantile(field[y0 : y0 + height : 8, x0 : x0 + width : 8], 1 - target))
+    t = np.clip((field - threshold + 0.3) / 0.7, 0, 1)
+    opacity = t * t * (3 - 2 * t)
+    here = opacity[y0 : y0 + height, x0 : x0 + width]
+    caster = opacity[y0 + dy : y0 + dy + height, x0 + dx : x0 + dx + width]
+    return np.ascontiguousarray(here), np.ascontiguousarray(caster)
+
+
+def cloud_offset(sun: Sun, atm: Atmosphere, gsd: float, shape) -> tuple[float, float]:
+    """Pixel offset from a ground point to the cloud that shades it (towards the sun)."""
+    dx, dy = sun.shadow_px(atm.cloud_height_m, gsd)
+    cap = 0.5 * min(shape)
+    scale = min(1.0, cap / max(math.hypot(dx, dy), 1e-6))
+    return (-dx * scale, -dy * scale)
 
 
 def apply_clouds(
-    canvas: Canvas, opacity: np.ndarray, sun: Sun, atm: Atmosphere, rng: np.random.Generator
+    canvas: Canvas, opacity: np.ndarray, shadow: np.ndarray, rng: np.random.Generator
 ) -> None:
     """Cloud shadows on the ground, then the clouds themselves (lit tops, soft edges)."""
-    if not opacity.any():
+    if not opacity.any() and not shadow.any():
         return
-    dx, dy = sun.shadow_px(atm.cloud_height_m, canvas.gsd)
-    cap = 0.35 * min(canvas.width, canvas.height)
-    scale = min(1.0, cap / max(math.hypot(dx, dy), 1e-6))
-    shadow = ndimage.shift(opacity, (dy * scale, dx * scale), order=0, mode="constant")
-    canvas.bands *= 1 - 0.55 * shadow[None]
-    texture = fractal_noise(rng, opacity.shape, 150 / canvas.gsd, beta=2.2)
-    cloud = color(236, 238, 240, 235)[:, None, None] * (1 + 0.06 * texture)[None]
-    thickness = np.clip(opacity * 1.15, 0, 1)
-    canvas.blend(thickness, cloud)
+    canvas.bands *= 1 - 0.5 * shadow[None]
+    texture = fractal_noise(rng, opacity.shape, 150 / canvas.gsd, beta=2.6, lowres=2)
+    cloud = color(236, 238, 240, 235)[:, None, None] * (1 + 0.05 * texture)[None]
+    canvas.blend(np.clip(opacity * 1.3, 0, 1), cloud)
 
 
 def apply_haze(canvas: Canvas, atm: Atmosphere, rng: np.random.Generator) -> None:
     """Airlight (bluish, varying slowly over the scene) and per-date band gains."""
-    field = 1 + 0.4 * fractal_noise(rng, (canvas.height // 8 + 1, canvas.width // 8 + 1), 64, 3)
-    haze = ndimage.zoom(field, 8, order=1)[: canvas.height, : canvas.width] * atm.haze
+    field = fractal_noise(rng, (canvas.height, canvas.width), 512, 3.0, lowres=8)
+    haze = np.clip((1 + 0.4 * field) * atm.haze, 0, 0.6)
     airlight = color(150, 162, 178, 120)
-    canvas.bands += np.clip(haze, 0, 0.6)[None] * (airlight[:, None, None] - canvas.bands)
-    canvas.bands *= atm.gains[:, None, None]
+    for band in range(canvas.bands.shape[0]):
+        b = canvas.bands[band]
+        b += haze * (airlight[band] - b)
+        b *= atm.gains[band]
 
 
 def footprint(rng: np.random.Generator, width: int, height: int, cut: bool) -> np.ndarray:
@@ -77,7 +94,8 @@ def footprint(rng: np.random.Generator, width: int, height: int, cut: bool) -> n
     corner = rng.integers(4)
     depth = rng.uniform(0.1, 0.35)
     slope = rng.uniform(0.4, 2.5)
-    ys, xs = np.mgrid[0:height, 0:width]
+    ys = np.arange(height, dtype=np.float32)[:, None]
+    xs = np.arange(width, dtype=np.float32)[None, :]
     fx = xs / width if corner in (0, 3) else 1 - xs / width
     fy = ys / height if corner in (0, 1) else 1 - ys / height
     steps = (np.floor(ys / 16) % 2) * 0.004  # the stair-step of a detector array edge
@@ -89,11 +107,11 @@ def footprint(rng: np.random.Generator, width: int, height: int, cut: bool) -> n
 def finish(canvas: Canvas, valid: np.ndarray, rng: np.random.Generator, product: str) -> np.ndarray:
     """Blur, noise, quantisation and nodata: the bands as written (uint8 or uint16)."""
     sigma = float(rng.uniform(0.45, 0.7))
-    bands = canvas.bands
+    bands = canvas.bands if product == "analytic" else canvas.bands[:3]
     for b in range(bands.shape[0]):
-        bands[b] = ndimage.gaussian_filter(bands[b], sigma, mode="nearest")
-    noise = rng.standard_normal(bands.shape[1:], dtype=np.float32)
-    bands += (1.2 + 0.02 * bands) * noise[None]
+        blurred = ndimage.gaussian_filter(bands[b], sigma, mode="nearest", truncate=3.0)
+        noise = rng.standard_normal(blurred.shape, dtype=np.float32)
+        bands[b] = blurred + (1.2 + 0.02 * blurred) * noise
     if product == "analytic":
         reflectance = (np.clip(bands, 0, 255) / 255.0) ** 2.0 * 0.6
         out = np.clip(reflectance * 10000, 1, 10000).astype(np.uint16)

@@ -91,7 +91,7 @@ def write_aois(path: Path, site: Site, scenario: Scenario) -> Path:
     grid = scene_grid(scenario.place, site.width, site.height, site.gsd)
     features = []
     for name, poly in sorted(site.aois.items()):
-        ring = [list(grid.transform * p) for p in poly]
+        ring = [list(grid.transform @ p) for p in poly]
         ring.append(ring[0])
         kind = name.rstrip("_0123456789")
         features.append(

@@ -218,6 +218,7 @@ def draw_ship(canvas: Canvas, ship: Ship, sun: Sun) -> ObjectLabel:
         "kind": ship.kind,
         "heading_deg": round(heading, 1),
         "length_m": round(ship.length, 1),
+        "beam_m": round(ship.beam, 1),
     }
     if ship.berth:
         attrs["berth"] = ship.berth

@@ -129,6 +129,8 @@ def build_mine(params: dict, rng: np.random.Generator, width: int, height: int, 
     params = dict(params, _dumps=dumps)
     haul_ends = [frame.px(plant_u, rail_v - 80)] + [d.center for d in dumps]
 
+    dry = (water < 0.05).astype(np.float32)
+
     def paint(canvas: Canvas, prng: np.random.Generator, sun: Sun) -> None:
         bare = fractal_noise(prng, (height, width), 500 / gsd, beta=3.0)
         zone = np.clip(
@@ -160,9 +162,8 @@ def build_mine(params: dict, rng: np.random.Generator, width: int, height: int, 
             "gravel",
             0.3,
         )
-        draw_road(
-            canvas, Polyline([frame.px(-extent, rail_v + 40), frame.px(extent, rail_v + 40)]), 8
-        )
+        road = Polyline([frame.px(-extent, rail_v + 40), frame.px(extent, rail_v + 40)])
+        draw_road(canvas, road, 8, land=dry)
         sheds = []
         for _k in range(int(prng.integers(5, 10))):
             sheds.append(

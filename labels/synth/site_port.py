@@ -158,6 +158,8 @@ def build_port(
     water[bw_mask] = 0.0
     anchorage_v = bw_v + 200
 
+    dry = (water < 0.05).astype(np.float32)
+
     def paint(canvas: Canvas, prng: np.random.Generator, sun: Sun) -> None:
         # the port zone, quay apron, piers
         draw_surface(canvas, prng, frame.px(0, -back / 2), angle, half + 30, back / 2, "yard", 0.2)
@@ -186,9 +188,8 @@ def build_port(
         stroke(canvas, breakwater, 26, color(118, 114, 106, 110), soft_m=3)
         stroke(canvas, breakwater, 8, color(160, 152, 140, 140), soft_m=1)
         # roads, warehouses, town
-        draw_road(
-            canvas, Polyline([frame.px(-extent, -back - 20), frame.px(extent, -back - 20)]), 9
-        )
+        road = Polyline([frame.px(-extent, -back - 20), frame.px(extent, -back - 20)])
+        draw_road(canvas, road, 9, land=dry)
         draw_road(
             canvas,
             smooth_path(
@@ -197,6 +198,7 @@ def build_port(
                 prng.normal(0, 60) / gsd,
             ),
             7,
+            land=dry,
         )
         sheds = []
         for k in range(int(prng.integers(4, 9))):

@@ -90,6 +90,8 @@ def build_rail_crossing(
     aois = {"yard": frame.rect(u_lo, 0, u_hi, y_side * spacing * (n_tracks + 1))}
     road_v = -y_side * rng.uniform(45, 80)
 
+    dry = (water < 0.05).astype(np.float32)
+
     def paint(canvas: Canvas, prng: np.random.Generator, sun: Sun) -> None:
         yard_c = frame.px((u_lo + u_hi) / 2, y_side * (yard_half_w - 8))
         draw_surface(
@@ -119,7 +121,7 @@ def build_rail_crossing(
         for _ in range(int(prng.integers(2, 5))):
             start = frame.px(prng.uniform(-extent, extent) * 0.8, road_v)
             end = frame.px(prng.uniform(-extent, extent), -y_side * prng.choice([-1, 1]) * extent)
-            draw_road(canvas, smooth_path(start, end, prng.normal(0, 50) / gsd), 5, "dirt")
+            draw_road(canvas, smooth_path(start, end, prng.normal(0, 50) / gsd), 5, "dirt", dry)
         plat_u = (u_lo + u_hi) / 2
         draw_surface(canvas, prng, frame.px(plat_u, -y_side * 9.5), angle, 120, 3, "concrete")
         station = [

@@ -22,8 +22,8 @@ from coalwatch.labels.synth.sky import Sun
 
 SURFACES = {
     "concrete": color(167, 153, 136, 150),
-    "yard": color(128, 120, 108, 118),
-    "gravel": color(140, 130, 116, 124),
+    "yard": color(124, 117, 106, 116),
+    "gravel": color(116, 110, 101, 110),
     "asphalt": color(92, 92, 90, 88),
     "dirt": color(138, 122, 100, 120),
 }
@@ -68,9 +68,10 @@ def draw_surface(
     u, v = grid.u, grid.v
     sprite = Sprite(grid)
     cover = edge(sd_box(u, v, 0, 0, half_length, half_width), grid, 0.5)
-    dirt = fractal_noise(rng, grid.shape, max(grid.shape) / 2, beta=2.2)
-    fine = fractal_noise(rng, grid.shape, 4 / canvas.gsd, beta=1.0)
-    tone = 1 + stains * dirt + 0.05 * fine
+    dirt = fractal_noise(rng, grid.shape, 80 / canvas.gsd, beta=3.0)
+    wear = fractal_noise(rng, grid.shape, 12 / canvas.gsd, beta=2.0)
+    fine = rng.standard_normal(grid.shape, dtype=np.float32)
+    tone = 1 + stains * dirt + 0.3 * stains * wear + 0.03 * fine
     if material == "concrete":
         joints = (np.abs((u % 12.0) - 6) > 5.8) | (np.abs((v % 12.0) - 6) > 5.8)
         tone = tone - 0.08 * joints
@@ -141,9 +142,16 @@ def village(
     return out
 
 
-def draw_road(canvas: Canvas, line: Polyline, width_m: float, kind: str = "asphalt") -> None:
-    stroke(canvas, line, width_m + 1.5, SURFACES["dirt"] * 1.05, soft_m=1.0)
-    stroke(canvas, line, width_m, SURFACES[kind], soft_m=0.5)
+def draw_road(
+    canvas: Canvas,
+    line: Polyline,
+    width_m: float,
+    kind: str = "asphalt",
+    land: np.ndarray | None = None,
+) -> None:
+    """A road with dirt shoulders; ``land`` (H, W coverage) keeps it off the water."""
+    stroke(canvas, line, width_m + 1.5, SURFACES["dirt"] * 1.05, soft_m=1.0, mask=land)
+    stroke(canvas, line, width_m, SURFACES[kind], soft_m=0.5, mask=land)
 
 
 def draw_loader(

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 from coalwatch.labels.synth.canvas import Canvas, color
-from coalwatch.labels.synth.noise import fractal_noise
+from coalwatch.labels.synth.noise import fractal_noise, upsample
 from coalwatch.labels.synth.sky import Sun
 from scipy import ndimage
 
@@ -39,8 +39,8 @@ def smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
-def _parcels(rng: np.random.Generator, shape, gsd: float, n_colors: int):
-    """Field parcel index per pixel (a rotated jittered grid) and the boundary distance (m)."""
+def _parcels(rng: np.random.Generator, shape, gsd: float):
+    """Field parcel id per pixel (a rotated jittered grid) and the boundary distance (m)."""
     h, w = shape
     angle = rng.uniform(0, math.pi)
     c, s = math.cos(angle), math.sin(angle)
@@ -50,24 +50,30 @@ def _parcels(rng: np.random.Generator, shape, gsd: float, n_colors: int):
     v = ys[:, None] * c - xs[None, :] * s
     extent = math.hypot(w, h) * gsd / 2 + 50
     widths = rng.uniform(25, 110, int(2 * extent / 25) + 2)
-    edges = np.cumsum(widths) - extent
-    col = np.clip(np.searchsorted(edges, u), 1, len(edges) - 1)
+    edges = (np.cumsum(widths) - extent).astype(np.float32)
+    col = np.clip(np.searchsorted(edges, u), 1, len(edges) - 1).astype(np.int32)
     left, right = edges[col - 1], edges[col]
     du = np.minimum(u - left, right - u)
     row_len = rng.uniform(40, 220, len(edges)).astype(np.float32)
     offset = rng.uniform(0, 220, len(edges)).astype(np.float32)
-    rv = (v + extent - offset[col]) / row_len[col]
-    row = np.floor(rv).astype(np.int64)
-    frac = (rv - row) * row_len[col]
-    dv = np.minimum(frac, row_len[col] - frac)
-    table = rng.integers(0, n_colors, size=(len(edges), 97))
-    index = table[col, row % 97]
-    bright = rng.normal(1.0, 0.06, size=(len(edges), 97)).astype(np.float32)[col, row % 97]
-    return index, bright, np.minimum(du, dv), v
+    length = row_len[col]
+    rv = (v + np.float32(extent) - offset[col]) / length
+    row = np.floor(rv)
+    frac = (rv - row) * length
+    dv = np.minimum(frac, length - frac)
+    flat = col * 97 + row.astype(np.int32) % 97
+    return flat, np.minimum(du, dv), v
+
+
+def _parcel_colors(rng: np.random.Generator, palette: np.ndarray, n: int) -> np.ndarray:
+    """A (4, n) table: each parcel's colour, from the palette with a brightness jitter."""
+    index = rng.integers(0, len(palette), n)
+    bright = rng.normal(1.0, 0.06, n).astype(np.float32)
+    return (palette[index] * bright[:, None]).T.copy()
 
 
 def paint_land(canvas: Canvas, rng: np.random.Generator, green: float, sun: Sun) -> np.ndarray:
-    """Cover the canvas with countryside; returns the terrain height field (m) used for relief."""
+    """Cover the canvas with countryside; returns where the hills are (coverage in [0, 1])."""
     h, w = canvas.height, canvas.width
     gsd = canvas.gsd
     palette = np.array(
@@ -77,28 +83,43 @@ def paint_land(canvas: Canvas, rng: np.random.Generator, green: float, sun: Sun)
         ],
         np.float32,
     )
-    index, bright, boundary, v = _parcels(rng, (h, w), gsd, len(palette))
-    land = palette[index].transpose(2, 0, 1) * bright[None]
+    flat, boundary, v = _parcels(rng, (h, w), gsd)
+    table = _parcel_colors(rng, palette, int(flat.max()) + 1)
+    land = np.take(table, flat, axis=1)
     rows = 1 + 0.035 * np.sin(v * (2 * np.pi / rng.uniform(2.5, 5.0)))
     land *= rows[None]
     path = np.clip(1.6 - boundary / max(gsd, 0.6), 0, 1)
     land += path[None] * (PATH[:, None, None] - land)
-    hills_field = fractal_noise(rng, (h, w), 700 / gsd, beta=3.2)
-    hills = smoothstep(hills_field, 0.35, 0.9)
-    hill_color = HILL_SUMMER * green + HILL_WINTER * (1 - green)
-    forest = 1 + 0.18 * fractal_noise(rng, (h, w), 25 / gsd, beta=1.6)
-    land += hills[None] * (hill_color[:, None, None] * forest[None] - land)
-    bare = smoothstep(fractal_noise(rng, (h, w), 200 / gsd, beta=2.6), 0.9, 1.5) * (1 - hills)
-    land += bare[None] * (color(146, 132, 112, 130)[:, None, None] - land)
-    height = (hills_field * 30 + 60 * hills).astype(np.float32)
-    gy, gx = np.gradient(height, gsd)
+    # relief: broad hills with ridges and gullies, shaded at half resolution (smooth)
+    r = 2
+    small = (h // r + 2, w // r + 2)
+    broad = fractal_noise(rng, small, 700 / gsd / r, beta=3.2)
+    ridges = fractal_noise(rng, small, 140 / gsd / r, beta=2.5)
+    hills_small = smoothstep(broad, 0.35, 0.95)
+    height = broad * 20 + hills_small * (70 + 30 * ridges)
+    gy, gx = np.gradient(height, gsd * r)
     lx, ly, lz = sun.light_vector()
-    shade = (-gx * lx - gy * ly + lz) / np.sqrt(gx * gx + gy * gy + 1) / max(lz, 0.2)
-    land *= np.clip(0.65 + 0.35 * shade, 0.4, 1.3)[None]
+    shade_small = (-gx * lx - gy * ly + lz) / np.sqrt(gx * gx + gy * gy + 1) / max(lz, 0.2)
+    shade = upsample(shade_small.astype(np.float32), r, (h, w))
+    hills = upsample(hills_small.astype(np.float32), r, (h, w))
+    hill_color = HILL_SUMMER * green + HILL_WINTER * (1 - green)
+    crowns = fractal_noise(rng, (h, w), 9 / gsd, beta=2.2, fine_px=1.2 / gsd)
+    canopy = np.tanh(1.6 * crowns)
+    clumps = fractal_noise(rng, (h, w), 60 / gsd, beta=2.5, lowres=4)
+    scrub = smoothstep(clumps, 0.6, 1.4)
+    forest = hill_color[:, None, None] * (1 + 0.2 * canopy)[None]
+    forest += scrub[None] * (
+        color(128, 118, 96, 120)[:, None, None] * (1 + 0.08 * canopy)[None] - forest
+    )
+    land += hills[None] * (forest - land)
+    bare_field = fractal_noise(rng, (h, w), 200 / gsd, beta=2.6, lowres=4)
+    bare = smoothstep(bare_field, 0.9, 1.5) * (1 - hills)
+    land += bare[None] * (color(146, 132, 112, 130)[:, None, None] - land)
+    land *= np.clip(0.55 + 0.45 * shade, 0.35, 1.35)[None]
     grain = 1 + 0.05 * fractal_noise(rng, (h, w), 8 / gsd, beta=1.0)
     land *= grain[None]
     canvas.bands[:] = land
-    return height
+    return hills
 
 
 def paint_water(
@@ -108,22 +129,25 @@ def paint_water(
     gentle gradient, faint ripples and lighter shallows along the shore."""
     h, w = canvas.height, canvas.width
     base = WATER * rng.uniform(0.93, 1.08) + turbidity * color(8, 10, 4, 4)
-    yy = np.linspace(-1, 1, h, dtype=np.float32)[:, None]
-    xx = np.linspace(-1, 1, w, dtype=np.float32)[None, :]
     a, b = rng.normal(0, 0.04, 2)
-    gradient = 1 + a * xx + b * yy + 0.03 * fractal_noise(rng, (h, w), 300 / canvas.gsd, 3.0)
-    ripple = 1 + rng.uniform(0.015, 0.05) * fractal_noise(rng, (h, w), 12 / canvas.gsd, 1.0)
-    sigma = 15.0 / canvas.gsd
-    small = water[::4, ::4]
-    shore = ndimage.zoom(ndimage.gaussian_filter(1 - small, sigma / 4), 4, order=1)
-    shore = (
-        shore[:h, :w]
-        if shore.shape[0] >= h and shore.shape[1] >= w
-        else np.pad(
-            shore, ((0, max(h - shore.shape[0], 0)), (0, max(w - shore.shape[1], 0))), mode="edge"
-        )[:h, :w]
-    )
+    broad = fractal_noise(rng, (h, w), 300 / canvas.gsd, 3.0, lowres=8)
+    ripple = fractal_noise(rng, (h, w), 12 / canvas.gsd, 1.0)
+    ripple_amp = rng.uniform(0.015, 0.05)
+    rows = np.nonzero(water.any(axis=1))[0]
+    cols = np.nonzero(water.any(axis=0))[0]
+    if rows.size == 0:
+        return
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    yy = np.linspace(-1, 1, h, dtype=np.float32)[y0:y1, None]
+    xx = np.linspace(-1, 1, w, dtype=np.float32)[None, x0:x1]
+    wat = water[y0:y1, x0:x1]
+    gain = 1 + a * xx + b * yy + 0.03 * broad[y0:y1, x0:x1] + ripple_amp * ripple[y0:y1, x0:x1]
+    step = 4
+    land_small = 1 - water[::step, ::step]
+    near = ndimage.gaussian_filter(land_small, 15.0 / canvas.gsd / step)
+    shore = np.clip(upsample(near, step, (h, w))[y0:y1, x0:x1] * 1.6, 0, 1) * 0.6
     shallow = color(58, 72, 62, 22)
-    tone = base[:, None, None] * (gradient * ripple)[None]
-    tone += np.clip(shore * 1.6, 0, 1)[None] * (shallow[:, None, None] - base[:, None, None]) * 0.6
-    canvas.blend(water.astype(np.float32), tone)
+    win = canvas.bands[:, y0:y1, x0:x1]
+    for band in range(win.shape[0]):
+        tone = base[band] * gain + shore * (shallow[band] - base[band])
+        win[band] += wat * (tone - win[band])
