@@ -123,7 +123,9 @@ def export_model(
         proto.producer_version = __version__
         onnx.save(proto, str(tmp))
         if parity:
-            results = check_parity(model, tmp, parity_tiles(size))
+            results = check_parity(
+                model, tmp, parity_tiles(size), score_threshold=metadata.score_threshold
+            )
     return results
 
 

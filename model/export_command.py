@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
             "tile": r.name,
             "shape": list(r.shape),
             "detections": r.torch_detections,
+            "onnx_detections": r.onnx_detections,
+            "unpaired_below_threshold": len(r.unpaired_scores),
             "max_box_diff_px": r.max_box_diff,
             "max_score_diff": r.max_score_diff,
         }
@@ -67,5 +69,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  parity {row['tile']:<12} {row['shape'][0]}x{row['shape'][1]}: "
             f"{row['detections']:>3} detections, boxes within {row['max_box_diff_px']:.1e} px"
+            + (
+                f", {row['unpaired_below_threshold']} low-score one(s) unpaired"
+                if row["unpaired_below_threshold"]
+                else ""
+            )
         )
     return 0

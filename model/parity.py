@@ -3,12 +3,19 @@
 Parity is checked on several tiles: a blank tile (no detections: a zero-row output is a
 known trap of exported detectors), a tile with one dark object on a bright quay, textured
 tiles with several objects, and a tile of another size (dynamic height and width).
-Boxes must agree within ``box_tol`` pixels and labels exactly.
+
+Detections of the two runs are paired (same label, boxes within ``PAIR_PX``); paired boxes
+must agree within ``box_tol`` pixels. A detection left unpaired fails the check when it
+scores at or above the model's score threshold (the operating point counting uses).
+Below it, a few unpaired low-score detections are expected and only reported: float
+noise of 1e-6 can swap which proposal makes the RPN's top-n cut or an NMS decision at the
+IoU boundary, and the box head then scores that one proposal (measured on a briefly
+trained tiny model: one extra 0.33 detection among 16, all others within 1e-5 px).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +23,8 @@ import torch
 from torchvision.models.detection import FasterRCNN
 
 from coalwatch.errors import CoalwatchError
+
+PAIR_PX = 1.0  # boxes this close (and of one label) are the same detection
 
 
 class ParityError(CoalwatchError):
@@ -27,12 +36,26 @@ class TileParity:
     """The comparison on one tile."""
 
     name: str
-    shape: tuple[int, int]
+    shape: tuple[int, ...]
     torch_detections: int
     onnx_detections: int
+    paired: int
     max_box_diff: float
     max_score_diff: float
-    labels_equal: bool
+    unpaired_scores: list[float] = field(default_factory=list)
+
+    def failures(self, box_tol: float, score_threshold: float) -> list[str]:
+        """What is wrong at this operating point (empty: parity holds)."""
+        problems = []
+        if self.max_box_diff > box_tol:
+            problems.append(f"boxes differ by up to {self.max_box_diff:.2e} px")
+        strong = [s for s in self.unpaired_scores if s >= score_threshold]
+        if strong:
+            problems.append(
+                f"{len(strong)} detection(s) scoring >= {score_threshold:g} found by only one "
+                f"runtime (PyTorch {self.torch_detections}, ONNX {self.onnx_detections} in all)"
+            )
+        return problems
 
 
 def parity_tiles(tile_size: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -56,66 +79,40 @@ def parity_tiles(tile_size: int, seed: int = 0) -> dict[str, np.ndarray]:
     return tiles
 
 
-def _above_tied_cutoff(
-    boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray, limit: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drop detections tied with the last one when the output hit ``limit`` detections.
-
-    When more candidates tie at the cut-off score than there is room for, which of them
-    are kept is arbitrary (and differs between runtimes); the ones above it are not.
-    """
-    if len(scores) < limit or limit <= 0:
-        return boxes, labels, scores
-    keep = scores > scores.min() + 1e-6
-    return boxes[keep], labels[keep], scores[keep]
-
-
-def _match(t_boxes: np.ndarray, o_boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pair boxes of the two runs, closest first (order may differ between equal scores)."""
+def _pair(t_boxes, t_labels, o_boxes, o_labels) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (rows into torch, cols into onnx) of same-label boxes within ``PAIR_PX``."""
     from scipy.optimize import linear_sum_assignment
 
+    if not len(t_boxes) or not len(o_boxes):
+        return np.zeros(0, int), np.zeros(0, int)
     cost = np.abs(t_boxes[:, None, :] - o_boxes[None, :, :]).max(axis=2)
-    return linear_sum_assignment(cost)
+    cost[t_labels[:, None] != o_labels[None, :]] = 1e9
+    rows, cols = linear_sum_assignment(cost)
+    close = cost[rows, cols] <= PAIR_PX
+    return rows[close], cols[close]
 
 
-def _compare(name: str, shape: tuple[int, ...], torch_out, onnx_out) -> TileParity:
-    (t_boxes, t_labels, t_scores), (o_boxes, o_labels, o_scores) = torch_out, onnx_out
-    n_t, n_o = len(t_boxes), len(o_boxes)
-    if n_t != n_o:
-        return TileParity(name, shape, n_t, n_o, float("inf"), float("inf"), False)
-    if n_t == 0:
-        return TileParity(name, shape, 0, 0, 0.0, 0.0, True)
-    rows, cols = _match(t_boxes, o_boxes)
-    return TileParity(
-        name,
-        shape,
-        n_t,
-        n_o,
-        float(np.abs(t_boxes[rows] - o_boxes[cols]).max()),
-        float(np.abs(t_scores[rows] - o_scores[cols]).max()),
-        bool(np.array_equal(t_labels[rows], o_labels[cols])),
-    )
-
-
-def compare_tile(
-    model: FasterRCNN, session, name: str, image: np.ndarray, box_tol: float = 1e-3
-) -> TileParity:
-    """Run both models on ``image`` and compare their outputs (matched box to box)."""
+def compare_tile(model: FasterRCNN, session, name: str, image: np.ndarray) -> TileParity:
+    """Run both models on ``image`` and compare their outputs (paired box to box)."""
     with torch.no_grad():
         out = model([torch.from_numpy(image)])[0]
-    torch_out = tuple(out[k].numpy() for k in ("boxes", "labels", "scores"))
+    t_boxes, t_labels, t_scores = (out[k].numpy() for k in ("boxes", "labels", "scores"))
     o_boxes, o_labels, o_scores = session.run(["boxes", "labels", "scores"], {"image": image})
-    onnx_out = (o_boxes.reshape(-1, 4), o_labels.reshape(-1), o_scores.reshape(-1))
-    shape = tuple(image.shape[1:])
-    result = _compare(name, shape, torch_out, onnx_out)
-    if result.labels_equal and result.max_box_diff <= box_tol:
-        return result
-    limit = int(model.roi_heads.detections_per_img)
-    return _compare(
+    o_boxes, o_labels, o_scores = o_boxes.reshape(-1, 4), o_labels.reshape(-1), o_scores.reshape(-1)
+    rows, cols = _pair(t_boxes, t_labels, o_boxes, o_labels)
+    box_diff = float(np.abs(t_boxes[rows] - o_boxes[cols]).max()) if len(rows) else 0.0
+    score_diff = float(np.abs(t_scores[rows] - o_scores[cols]).max()) if len(rows) else 0.0
+    unpaired = [float(v) for v in np.delete(t_scores, rows)]
+    unpaired += [float(v) for v in np.delete(o_scores, cols)]
+    return TileParity(
         name,
-        shape,
-        _above_tied_cutoff(*torch_out, limit),
-        _above_tied_cutoff(*onnx_out, limit),
+        tuple(image.shape[1:]),
+        len(t_boxes),
+        len(o_boxes),
+        len(rows),
+        box_diff,
+        score_diff,
+        sorted(unpaired, reverse=True),
     )
 
 
@@ -124,6 +121,7 @@ def check_parity(
     onnx_path: str | Path,
     tiles: dict[str, np.ndarray],
     box_tol: float = 1e-3,
+    score_threshold: float = 0.5,
     threads: int = 1,
 ) -> list[TileParity]:
     """Compare on every tile; raise ``ParityError`` naming the first tile that disagrees."""
@@ -134,17 +132,12 @@ def check_parity(
     options.log_severity_level = 3
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     model.eval()
-    results = [compare_tile(model, session, n, image, box_tol) for n, image in tiles.items()]
+    results = [compare_tile(model, session, n, image) for n, image in tiles.items()]
     for r in results:
-        if r.torch_detections != r.onnx_detections:
+        problems = r.failures(box_tol, score_threshold)
+        if problems:
             raise ParityError(
-                f"ONNX parity failed on tile {r.name!r} {r.shape}: PyTorch found "
-                f"{r.torch_detections} detections, ONNX {r.onnx_detections}"
-            )
-        if not r.labels_equal or r.max_box_diff > box_tol:
-            raise ParityError(
-                f"ONNX parity failed on tile {r.name!r} {r.shape}: labels equal "
-                f"{r.labels_equal}, boxes differ by up to {r.max_box_diff:.2e} px "
-                f"(tolerance {box_tol:g})"
+                f"ONNX parity failed on tile {r.name!r} {r.shape[0]}x{r.shape[1]}: "
+                + "; ".join(problems)
             )
     return results
