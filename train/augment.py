@@ -1,0 +1,120 @@
+"""Box-aware augmentation of training chips (albumentations 2.x), driven by the config.
+
+Geometric: flips, 90-degree rotations (satellite images have no "up"), scale jitter and a
+random crop to the tile size. Radiometric: brightness/contrast, haze, sensor noise, blur.
+Boxes are ``pascal_voc`` (x0, y0, x1, y1 pixels), clipped to the image; boxes that end up
+mostly outside a crop are dropped (``min_visibility``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from typing import TypeVar
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import albumentations as A
+import cv2
+import numpy as np
+
+T = TypeVar("T")
+
+
+@dataclass
+class AugmentConfig:
+    """Probabilities (0 disables a transform) and ranges of each augmentation."""
+
+    hflip: float = 0.5
+    vflip: float = 0.5
+    rotate90: float = 0.5
+    scale: float = 0.3  # probability of a scale jitter
+    scale_range: tuple[float, float] = (0.8, 1.25)
+    crop: bool = True  # random crop (padding when smaller) to the tile size in training
+    min_visibility: float = 0.4  # share of a cropped box that must stay in the chip
+    brightness_contrast: float = 0.4
+    brightness_limit: float = 0.2
+    contrast_limit: float = 0.2
+    haze: float = 0.1
+    haze_range: tuple[float, float] = (0.1, 0.3)
+    noise: float = 0.2
+    noise_std: tuple[float, float] = (0.01, 0.04)  # fraction of the full range
+    blur: float = 0.1
+    blur_limit: tuple[int, int] = (3, 5)
+
+    def __post_init__(self) -> None:
+        names = "hflip vflip rotate90 scale brightness_contrast haze noise blur min_visibility"
+        bad = [k for k in names.split() if not 0.0 <= float(getattr(self, k)) <= 1.0]
+        if bad:
+            raise ValueError(f"augment: {', '.join(bad)} must lie in [0, 1]")
+        lo, hi = self.scale_range
+        if not 0 < lo <= hi:
+            raise ValueError("augment: scale_range must be (low, high) with 0 < low <= high")
+
+
+def strict(transform: type[T], **kwargs) -> T:
+    """Build an albumentations transform; any warning (e.g. a 1.x argument name that 2.x
+    silently ignores) is an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return transform(**kwargs)
+
+
+def _bbox_params(min_visibility: float = 0.0) -> A.BboxParams:
+    return strict(
+        A.BboxParams,
+        format="pascal_voc",
+        label_fields=["labels"],
+        clip=True,
+        filter_invalid_bboxes=True,
+        min_visibility=min_visibility,
+    )
+
+
+def build_transforms(cfg: AugmentConfig | None, tile_size: int, train: bool) -> A.Compose:
+    """The chip pipeline: augmentation in training, nothing but box checks in validation."""
+    if not train or cfg is None:
+        return strict(A.Compose, transforms=[A.NoOp()], bbox_params=_bbox_params())
+    steps: list[A.BasicTransform] = []
+    if cfg.scale > 0:
+        lo, hi = cfg.scale_range
+        limit = (lo - 1.0, hi - 1.0)
+        steps.append(strict(A.RandomScale, scale_limit=limit, interpolation=1, p=cfg.scale))
+    if cfg.crop:
+        steps.append(
+            strict(
+                A.RandomCrop,
+                height=tile_size,
+                width=tile_size,
+                pad_if_needed=True,
+                border_mode=cv2.BORDER_CONSTANT,
+                fill=0,
+            )
+        )
+    steps += [
+        strict(A.HorizontalFlip, p=cfg.hflip),
+        strict(A.VerticalFlip, p=cfg.vflip),
+        strict(A.RandomRotate90, p=cfg.rotate90),
+        strict(
+            A.RandomBrightnessContrast,
+            brightness_limit=cfg.brightness_limit,
+            contrast_limit=cfg.contrast_limit,
+            p=cfg.brightness_contrast,
+        ),
+        strict(A.RandomFog, fog_coef_range=cfg.haze_range, alpha_coef=0.08, p=cfg.haze),
+        strict(A.GaussNoise, std_range=cfg.noise_std, p=cfg.noise),
+        strict(A.GaussianBlur, blur_limit=cfg.blur_limit, p=cfg.blur),
+    ]
+    steps = [s for s in steps if s.p > 0]
+    return strict(A.Compose, transforms=steps, bbox_params=_bbox_params(cfg.min_visibility))
+
+
+def apply(
+    transform: A.Compose, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run ``transform``; boxes come back float32 (N, 4) and labels int64 (N,), even when N = 0."""
+    out = transform(image=image, bboxes=boxes.reshape(-1, 4), labels=labels.reshape(-1))
+    new_boxes = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
+    new_labels = np.asarray(out["labels"], dtype=np.int64).reshape(-1)
+    return out["image"], new_boxes, new_labels
