@@ -1,16 +1,98 @@
-"""(placeholder: this verb is being built; see the open issues)."""
+"""Score an exported ONNX model against labelled GeoTIFF scenes (no torch): the same tiled
+inference as count, then COCO mAP and mAP50 per class, precision/recall/F1 at the model's
+threshold and the count error per class per scene, at leaf or group level. Labels: X.geojson
+beside each scene X.tif, a folder of them, or a COCO file whose images are the scenes.
+Writes eval.json and pr_curve.png."""
 
 from __future__ import annotations
 
 import argparse
-
-from coalwatch.errors import CoalwatchError
+import json
+import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """``coalwatch evaluate --model M SCENES [LABELS] [--level leaf|group] [--out DIR]``."""
+    parser.add_argument(
+        "paths",
+        metavar="SCENES [LABELS]",
+        nargs="+",
+        type=Path,
+        help="GeoTIFF scenes or folders of them; optionally last a COCO .json file or a folder "
+        "of <scene>.geojson labels (default: the .geojson beside each scene)",
+    )
+    parser.add_argument("--model", required=True, type=Path, help="ONNX model (coalwatch export)")
+    parser.add_argument(
+        "--level",
+        choices=("leaf", "group"),
+        default="leaf",
+        help="score leaf classes or taxonomy groups (default: leaf)",
+    )
+    parser.add_argument("--out", type=Path, default=Path("eval"), help="output folder")
+    parser.add_argument("--score", type=float, help="operating threshold (default: the model's)")
+    parser.add_argument("--label-taxonomy", help="taxonomy the labels name (default: the model's)")
+    parser.add_argument(
+        "--class-map",
+        action="append",
+        default=[],
+        metavar="SRC=CLASS",
+        help="COCO category to class, e.g. ship=vessel (repeatable)",
+    )
+    parser.add_argument(
+        "--keep-occluded",
+        action="store_true",
+        help="score labels flagged occluded (by default they are ignored)",
+    )
+    parser.add_argument("--tile-size", type=int, help="tile size (default: the model's)")
+    parser.add_argument("--tile-overlap", type=int, help="tile overlap (default: the model's)")
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads")
+    parser.add_argument("--json", action="store_true", help="print eval.json to stdout")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def split_paths(paths: list[Path]) -> tuple[list[Path], Path | None]:
+    """Scenes and the optional LABELS argument (a .json file or a folder without GeoTIFFs)."""
+    if len(paths) > 1:
+        last = paths[-1]
+        is_coco = last.suffix.lower() == ".json"
+        is_label_dir = last.is_dir() and not any(last.glob("*.tif"))
+        if is_coco or is_label_dir:
+            return paths[:-1], last
+    return paths, None
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not built yet."""
-    raise CoalwatchError("this verb is not built yet")
+    """Evaluate, then write eval.json and pr_curve.png together (nothing on failure)."""
+    from coalwatch.infer.eval_outputs import write_eval_outputs
+    from coalwatch.infer.evaluate import EvalOptions, plan_evaluation, run_evaluation
+    from coalwatch.infer.progress import counting_progress
+    from coalwatch.labels.importers import parse_class_map
+
+    from coalwatch.errors import InputError
+
+    scenes, labels = split_paths(args.paths)
+    try:
+        class_map = parse_class_map(args.class_map)
+    except ValueError as exc:
+        raise InputError("--class-map", str(exc)) from exc
+    options = EvalOptions(
+        level=args.level,
+        score=args.score,
+        tile_size=args.tile_size,
+        tile_overlap=args.tile_overlap,
+        threads=args.threads,
+        label_taxonomy=args.label_taxonomy,
+        class_map=class_map or None,
+        keep_occluded=args.keep_occluded,
+    )
+    plan = plan_evaluation(scenes, labels, args.model, options)
+    with counting_progress(len(plan.truths), enabled=not args.quiet) as progress:
+        report = run_evaluation(plan, tile_progress=progress.tiles, on_scene=progress.scene_done)
+    paths = write_eval_outputs(report, args.out)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        print(report.table())
+        print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    return 0

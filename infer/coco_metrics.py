@@ -1,0 +1,215 @@
+"""COCO box metrics through faster-coco-eval: AP, AP50, and scores at an operating threshold.
+
+Boxes arrive per image as numpy arrays in pixels ``(x0, y0, x1, y1)`` with category
+names; ground truth may carry an ``ignore`` flag (scored as COCO ``iscrowd``: a detection
+on it is neither right nor wrong). faster-coco-eval does all the matching (greedy by
+score, IoU >= 0.5 for the operating point). Precision, recall and F1 at the threshold
+count its matches among the detections scoring at least the threshold: because matching
+is greedy in score order, those matches are exactly what matching only those detections
+would give.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+IOU_OPERATING = 0.5
+
+
+@dataclass(frozen=True)
+class ImageBoxes:
+    """Ground truth and detections of one image, in pixels."""
+
+    width: int
+    height: int
+    gt_boxes: np.ndarray  # (G, 4) xyxy
+    gt_classes: Sequence[str]
+    gt_ignore: np.ndarray  # (G,) bool
+    dt_boxes: np.ndarray  # (D, 4) xyxy
+    dt_classes: Sequence[str]
+    dt_scores: np.ndarray  # (D,)
+
+
+@dataclass
+class ClassScores:
+    """One category's AP and its confusion counts at the operating threshold."""
+
+    ap: float | None  # AP@[.50:.95]; None without ground truth
+    ap50: float | None
+    gt: int
+    tp: int
+    fp: int
+    fn: int
+    pr_recall: list[float] = field(default_factory=list)  # interpolated PR curve, IoU 0.5
+    pr_precision: list[float] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / self.gt if self.gt else None
+
+    @property
+    def f1(self) -> float | None:
+        p, r = self.precision, self.recall
+        if p is None or r is None:
+            return None
+        return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+
+
+@dataclass
+class CocoScores:
+    """Per-category scores, COCO's overall mAP and mAP50, and the threshold used."""
+
+    classes: dict[str, ClassScores]
+    map: float | None
+    map50: float | None
+    threshold: float
+
+
+def _xywh(box: np.ndarray) -> list[float]:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return [x0, y0, x1 - x0, y1 - y0]
+
+
+def _datasets(
+    images: Sequence[ImageBoxes], categories: Sequence[str]
+) -> tuple[dict, list[dict], int]:
+    cat_id = {name: i + 1 for i, name in enumerate(categories)}
+    gt: dict = {
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": i, "name": n} for n, i in cat_id.items()],
+    }
+    dts: list[dict] = []
+    most = 1
+    for image_id, image in enumerate(images, start=1):
+        gt["images"].append({"id": image_id, "width": image.width, "height": image.height})
+        for box, cls, ignore in zip(image.gt_boxes, image.gt_classes, image.gt_ignore, strict=True):
+            xywh = _xywh(box)
+            gt["annotations"].append(
+                {
+                    "id": len(gt["annotations"]) + 1,
+                    "image_id": image_id,
+                    "category_id": cat_id[cls],
+                    "bbox": xywh,
+                    "area": xywh[2] * xywh[3],
+                    "iscrowd": int(bool(ignore)),
+                }
+            )
+        per_class: dict[str, int] = {}
+        for box, cls, score in zip(image.dt_boxes, image.dt_classes, image.dt_scores, strict=True):
+            per_class[cls] = per_class.get(cls, 0) + 1
+            dts.append(
+                {
+                    "id": len(dts) + 1,
+                    "image_id": image_id,
+                    "category_id": cat_id[cls],
+                    "bbox": _xywh(box),
+                    "score": float(score),
+                }
+            )
+        most = max([most, *per_class.values()])
+    return gt, dts, most
+
+
+def _ap(precision: np.ndarray) -> float | None:
+    valid = precision[precision > -1]
+    return float(valid.mean()) if valid.size else None
+
+
+def coco_scores(
+    images: Sequence[ImageBoxes], categories: Sequence[str], threshold: float
+) -> CocoScores:
+    """Score detections against ground truth over all ``images`` for ``categories``."""
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    gt_data, dts, most = _datasets(images, categories)
+    gt = COCO()
+    gt.dataset = gt_data
+    gt.createIndex()
+    quiet = lambda *args, **kwargs: None  # noqa: E731
+    gt.print_function = quiet
+    dt = gt.loadRes(dts) if dts else None
+    scores: dict[str, ClassScores] = {}
+    n_gt = {name: 0 for name in categories}
+    for ann in gt_data["annotations"]:
+        if not ann["iscrowd"]:
+            n_gt[categories[ann["category_id"] - 1]] += 1
+    if dt is None:  # no detection at all: AP 0 where there is ground truth
+        for name in categories:
+            ap = 0.0 if n_gt[name] else None
+            scores[name] = ClassScores(ap, ap, n_gt[name], 0, 0, n_gt[name])
+        return CocoScores(
+            scores,
+            _mean(s.ap for s in scores.values()),
+            _mean(s.ap50 for s in scores.values()),
+            threshold,
+        )
+    evaluator = COCOeval_faster(gt, dt, "bbox", extra_calc=True, print_function=quiet)
+    evaluator.params.maxDets = [1, 100, max(1000, most)]
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    iou50 = int(np.flatnonzero(np.isclose(evaluator.params.iouThrs, IOU_OPERATING))[0])
+    precision = evaluator.eval["precision"]  # [T, R, K, A, M]
+    tp, fp = _operating_counts(evaluator, gt, dt, categories, threshold)
+    rec_thrs = [float(r) for r in evaluator.params.recThrs]
+    for k, name in enumerate(categories):
+        curve = precision[iou50, :, k, 0, -1]
+        ap = _ap(precision[:, :, k, 0, -1])
+        ap50 = _ap(curve)
+        kept = curve > -1
+        scores[name] = ClassScores(
+            ap=ap,
+            ap50=ap50,
+            gt=n_gt[name],
+            tp=tp[name],
+            fp=fp[name],
+            fn=n_gt[name] - tp[name],
+            pr_recall=[r for r, ok in zip(rec_thrs, kept, strict=True) if ok],
+            pr_precision=[float(p) for p in curve[kept]],
+        )
+    stats = evaluator.stats_as_dict
+    return CocoScores(scores, _stat(stats["AP_all"]), _stat(stats["AP_50"]), threshold)
+
+
+def _operating_counts(
+    evaluator, gt, dt, categories: Sequence[str], threshold: float
+) -> tuple[dict[str, int], dict[str, int]]:
+    """True and false positives among detections scoring >= threshold (library matches)."""
+    matched: dict[int, int] = {}
+    for pair, iou in evaluator.eval["matched"].items():
+        dt_id, gt_id = (int(v) for v in pair.split("_", 1))
+        if iou >= IOU_OPERATING - 1e-9:
+            matched[dt_id] = gt_id
+    tp = {name: 0 for name in categories}
+    fp = {name: 0 for name in categories}
+    for dt_id, ann in dt.anns.items():
+        if ann["score"] < threshold:
+            continue
+        name = categories[ann["category_id"] - 1]
+        gt_id = matched.get(dt_id)
+        if gt_id is None:
+            fp[name] += 1
+        elif not gt.anns[gt_id].get("iscrowd"):
+            tp[name] += 1
+        # a match to an ignored (crowd) box counts neither way
+    return tp, fp
+
+
+def _stat(value: float) -> float | None:
+    return None if value < 0 else float(value)
+
+
+def _mean(values) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if known else None
