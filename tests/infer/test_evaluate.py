@@ -103,7 +103,7 @@ def test_occluded_labels_are_ignored_unless_kept(tmp_path, blobs) -> None:
 
 
 def test_coco_labels_with_class_map(tmp_path, blobs) -> None:
-    tif = write_scene(tmp_path / "port.tif", [*CARS, HEAP])
+    write_scene(tmp_path / "port.tif", [*CARS, HEAP])
     ann = [
         CocoAnnotation(i + 1, 1, 1, (b[0], b[1], b[2] - b[0], b[3] - b[1]))
         for i, b in enumerate(CARS)
