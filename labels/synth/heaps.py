@@ -15,7 +15,7 @@ from coalwatch.labels.synth.sky import Sun
 MATERIALS = {
     "coal": (color(60, 59, 55, 52), 1.0),
     "coke": (color(66, 64, 60, 56), 1.0),
-    "ore": (color(74, 62, 56, 66), 1.0),
+    "ore": (color(64, 59, 55, 60), 1.0),
     "spoil": (color(150, 140, 124, 150), 0.9),
 }
 

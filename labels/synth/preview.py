@@ -60,6 +60,43 @@ def render_preview(
     return rgb
 
 
+def detail_window(objects: list[ObjectLabel], shape, size: int) -> tuple[int, int]:
+    """Top-left corner of a ``size`` window centred where the labelled objects cluster."""
+    h, w = shape
+    if objects:
+        cx = float(np.median([(o.box[0] + o.box[2]) / 2 for o in objects]))
+        cy = float(np.median([(o.box[1] + o.box[3]) / 2 for o in objects]))
+    else:
+        cx, cy = w / 2, h / 2
+    x0 = int(np.clip(cx - size / 2, 0, max(w - size, 0)))
+    y0 = int(np.clip(cy - size / 2, 0, max(h - size, 0)))
+    return x0, y0
+
+
+def overview_and_detail(data: np.ndarray, objects: list[ObjectLabel], panel: int) -> np.ndarray:
+    """Two panels side by side: the whole scene downscaled with the ground truth drawn, and
+    a full-resolution window where the objects are, as the sensor saw it."""
+    overview = render_preview(data, objects, panel)
+    h, w = data.shape[1:]
+    x0, y0 = detail_window(objects, (h, w), panel)
+    crop = data[:, y0 : y0 + panel, x0 : x0 + panel]
+    shifted = [
+        ObjectLabel(o.cls, (o.box[0] - x0, o.box[1] - y0, o.box[2] - x0, o.box[3] - y0),
+                    o.attributes)
+        for o in objects
+        if o.box[2] > x0 and o.box[0] < x0 + panel and o.box[3] > y0 and o.box[1] < y0 + panel
+    ]  # fmt: skip
+    detail = render_preview(crop, shifted, panel, boxes=False)
+    out = np.full(
+        (max(overview.shape[0], detail.shape[0]), overview.shape[1] + 8 + detail.shape[1], 3),
+        255,
+        np.uint8,
+    )
+    out[: overview.shape[0], : overview.shape[1]] = overview
+    out[: detail.shape[0], overview.shape[1] + 8 :] = detail
+    return out
+
+
 def write_preview(
     path: str | Path,
     data: np.ndarray,
@@ -67,13 +104,19 @@ def write_preview(
     max_px: int = 1024,
     palette: bool = False,
     boxes: bool = True,
+    detail: bool = False,
 ) -> Path:
-    """Write a preview PNG (``palette``: 256-colour, for small committed files)."""
+    """Write a preview PNG (``palette``: 160-colour, for small committed files; ``detail``:
+    add a full-resolution panel beside the overview)."""
     from PIL import Image
 
-    image = Image.fromarray(render_preview(data, objects, max_px, boxes))
+    if detail:
+        pixels = overview_and_detail(data, objects if boxes else [], max_px)
+    else:
+        pixels = render_preview(data, objects, max_px, boxes)
+    image = Image.fromarray(pixels)
     if palette:
-        image = image.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        image = image.quantize(160, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG", optimize=True)
     return Path(path)

@@ -26,7 +26,7 @@ class Atmosphere:
 
 
 def random_atmosphere(rng: np.random.Generator, cloud_target: float, cut: bool) -> Atmosphere:
-    gains = rng.normal(1.0, 0.05, 4).astype(np.float32) * np.float32(rng.uniform(0.9, 1.12))
+    gains = rng.normal(1.0, 0.025, 4).astype(np.float32) * np.float32(rng.uniform(0.9, 1.12))
     return Atmosphere(
         float(rng.uniform(0.02, 0.16)), gains, cloud_target, float(rng.uniform(800, 2500)), cut
     )

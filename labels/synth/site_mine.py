@@ -37,18 +37,22 @@ def _draw_pit(
         return
     u, v = grid.u, grid.v
     radius = angular_noise(rng, 5, 0.1)(np.arctan2(v / b, u / a)).astype(np.float32)
-    rho = np.hypot(u / a, v / b) / radius
+    wobble = fractal_noise(rng, grid.shape, max(grid.shape) / 4, beta=2.8)
+    rho = np.hypot(u / a, v / b) / radius + 0.02 * wobble
     benches = int(rng.integers(8, 14))
-    level = np.floor(np.clip(1 - rho, 0, 1) * benches)
-    depth = -level * 12.0 - np.clip(1 - rho, 0, 1) * 4
+    x = np.clip(1 - rho, 0, 1) * benches
+    level = np.floor(x)
+    face = np.clip((x - level - 0.6) / 0.4, 0, 1)
+    depth = -(level + face * face * (3 - 2 * face)) * 12.0
     gy, gx = np.gradient(depth, grid.pixel_m)
-    gy, gx = np.clip(gy, -3, 3), np.clip(gx, -3, 3)
+    gy, gx = np.clip(gy, -2, 2), np.clip(gx, -2, 2)
     c, s = math.cos(angle), math.sin(angle)
     lx, ly, lz = sun.light_vector()
     lu, lv = lx * c + ly * s, -lx * s + ly * c
     shade = np.clip((-gx * lu - gy * lv + lz) / np.sqrt(gx * gx + gy * gy + 1), 0.1, 1) / lz
-    rock = color(128, 114, 100, 118) * rng.uniform(0.9, 1.1)
-    bench_tone = 1 + 0.08 * ((level % 2) - 0.5) + 0.06 * fractal_noise(rng, grid.shape, 30, 1.6)
+    rock = color(118, 110, 102, 110) * rng.uniform(0.9, 1.1)
+    band_tone = rng.normal(1.0, 0.07, benches + 1).astype(np.float32)
+    bench_tone = band_tone[level.astype(np.int32)] + 0.06 * fractal_noise(rng, grid.shape, 30, 1.6)
     sprite = Sprite(grid)
     alpha = np.clip((1.03 - rho) / 0.05, 0, 1).astype(np.float32)
     tone = (0.6 + 0.45 * shade) * bench_tone
@@ -136,19 +140,22 @@ def build_mine(params: dict, rng: np.random.Generator, width: int, height: int, 
         zone = np.clip(
             (
                 1.2
-                - np.hypot((u_grid - pit_c[0]) / (pit_a * 2.4), (v_grid - pit_c[1]) / (pit_b * 2.6))
+                - np.hypot((u_grid - pit_c[0]) / (pit_a * 2.0), (v_grid - pit_c[1]) / (pit_b * 2.2))
                 + 0.15 * bare
             )
             * 3,
             0,
             1,
         )
-        dust = color(150, 138, 120, 128)[:, None, None] * (1 + 0.06 * bare)[None]
+        dust = color(140, 132, 118, 122)[:, None, None] * (1 + 0.06 * bare)[None]
         canvas.blend((zone * (1 - water)).astype(np.float32), dust)
         _draw_pit(canvas, prng, frame.px(*pit_c), angle + pit_angle, pit_a, pit_b, sun)
-        rim = frame.px(pit_c[0] + pit_a * 0.9, pit_c[1])
+        centre = np.array(frame.px(*pit_c))
         for end in haul_ends:
-            stroke(canvas, smooth_path(rim, end, prng.normal(0, 80) / gsd), 14, HAUL, soft_m=2)
+            d = np.array(end) - centre
+            reach = 1.12 * max(pit_a, pit_b) / gsd
+            rim = tuple(centre + d / max(np.hypot(*d), 1e-6) * min(reach, np.hypot(*d) * 0.5))
+            stroke(canvas, smooth_path(rim, end, prng.normal(0, 60) / gsd), 14, HAUL, soft_m=2)
         draw_surface(
             canvas, prng, frame.px(0.1 * extent, rail_v - 30), angle, 0.42 * extent, 60, "yard", 0.2
         )
@@ -160,7 +167,7 @@ def build_mine(params: dict, rng: np.random.Generator, width: int, height: int, 
             yard.half_length + 8,
             yard.half_width + 8,
             "gravel",
-            0.3,
+            0.08,
         )
         road = Polyline([frame.px(-extent, rail_v + 40), frame.px(extent, rail_v + 40)])
         draw_road(canvas, road, 8, land=dry)

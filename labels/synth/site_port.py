@@ -162,8 +162,12 @@ def build_port(
 
     def paint(canvas: Canvas, prng: np.random.Generator, sun: Sun) -> None:
         # the port zone, quay apron, piers
-        draw_surface(canvas, prng, frame.px(0, -back / 2), angle, half + 30, back / 2, "yard", 0.2)
-        draw_surface(canvas, prng, frame.px(0, -20), angle, half, 20, "concrete")
+        draw_surface(canvas, prng, frame.px(0, -back / 2), angle, half + 30, back / 2, "dirt", 0.1)
+        draw_surface(canvas, prng, frame.px(0, -20), angle, half, 20, "concrete", 0.1)
+        for v in (-back + 80, -back / 2 + 10):  # internal roads of the port zone
+            draw_road(canvas, Polyline([frame.px(-half, v), frame.px(half, v)]), 7)
+        for u in np.linspace(-half + 40, half - 40, int(prng.integers(3, 6))):
+            draw_road(canvas, Polyline([frame.px(u, -back), frame.px(u, -45)]), 6)
         for yard in yards:
             draw_surface(
                 canvas,
@@ -173,7 +177,7 @@ def build_port(
                 yard.half_length + 10,
                 yard.half_width + 10,
                 "gravel",
-                0.25,
+                0.12,
             )
         for uc, pw, pl in piers:
             draw_surface(
@@ -201,14 +205,14 @@ def build_port(
             land=dry,
         )
         sheds = []
-        for k in range(int(prng.integers(4, 9))):
-            u = -half + (k + 0.5) * (2 * half / 8) + prng.normal(0, 10)
+        for k in range(int(prng.integers(8, 16))):
+            u = -half + (k % 8 + 0.5) * (2 * half / 8) + prng.normal(0, 10)
             sheds.append(
                 Building(
-                    frame.px(u, -back + 45),
+                    frame.px(u, -back + 40 + 95 * (k // 8)),
                     angle,
-                    float(prng.uniform(50, 110)),
-                    float(prng.uniform(22, 36)),
+                    float(prng.uniform(40, 90)),
+                    float(prng.uniform(20, 32)),
                     float(prng.uniform(8, 15)),
                     int(prng.integers(0, 7)),
                     bool(prng.random() < 0.4),
@@ -217,7 +221,7 @@ def build_port(
         houses = []
         for _ in range(3):
             c = frame.px(prng.uniform(-extent / 2, extent / 2), -back - prng.uniform(120, 350))
-            houses += village(prng, c, 180 / gsd, gsd, int(prng.integers(25, 60)))
+            houses += village(prng, c, 150 / gsd, gsd, int(prng.integers(40, 90)))
         draw_buildings(canvas, sheds + houses, sun)
         for track in tracks:
             paint_track(canvas, track)

@@ -104,7 +104,7 @@ def build_rail_crossing(
         deck = Polyline([frame.px(bridge_u0, -y_side * 2.2), frame.px(bridge_u1, -y_side * 2.2)])
         dx, dy = sun.shadow_px(9, gsd)
         shadow = Polyline(deck.points + np.array([dx, dy]))
-        stroke(canvas, shadow, 12, color(22, 28, 27, 8), soft_m=2)
+        stroke(canvas, shadow, 10, color(26, 34, 32, 8), soft_m=3)
         stroke(canvas, deck, 13, color(112, 108, 104, 100), soft_m=0.6)
         road = smooth_path(
             frame.px(-extent, road_v), frame.px(extent, road_v), prng.normal(0, 30) / gsd

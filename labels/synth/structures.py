@@ -119,26 +119,27 @@ def draw_buildings(canvas: Canvas, buildings: list[Building], sun: Sun) -> None:
 def village(
     rng: np.random.Generator, center: tuple[float, float], radius_px: float, gsd: float, n: int
 ) -> list[Building]:
-    """Rows of small houses around ``center`` (a North Korean village or town block)."""
+    """Rows of small houses (and a few flat-roofed blocks) around ``center``: a North
+    Korean village or town quarter, about ``n`` buildings."""
     angle = rng.uniform(0, math.pi)
     c, s = math.cos(angle), math.sin(angle)
-    out = []
-    for _ in range(n):
-        ru, rv = rng.uniform(-1, 1) * radius_px, rng.uniform(-1, 1) * radius_px * 0.7
-        rv = round(rv * gsd / 16) * 16 / gsd
-        x, y = center[0] + ru * c - rv * s, center[1] + ru * s + rv * c
-        length = float(rng.uniform(10, 30))
-        out.append(
-            Building(
-                (x, y),
-                angle,
-                length,
-                float(rng.uniform(6, 9)),
-                float(rng.uniform(3, 7)),
-                int(rng.integers(0, 4)),
-                True,
-            )
-        )
+    out: list[Building] = []
+    half_u, half_v = radius_px * gsd, radius_px * gsd * 0.7
+    pitch = float(rng.uniform(16, 22))
+    roofs = rng.choice([0, 1, 2, 4], size=2, replace=False)
+    for rv in np.arange(-half_v, half_v, pitch):
+        u = -half_u + rng.uniform(0, 10)
+        while u < half_u and len(out) < n:
+            block = rng.random() < 0.08
+            length = float(rng.uniform(40, 70) if block else rng.uniform(9, 16))
+            width = float(rng.uniform(11, 14) if block else rng.uniform(6.5, 8.5))
+            if rng.random() > 0.15:
+                x = center[0] + ((u + length / 2) * c - rv * s) / gsd
+                y = center[1] + ((u + length / 2) * s + rv * c) / gsd
+                roof = 3 if block else int(roofs[rng.integers(2)])
+                height = float(rng.uniform(12, 16) if block else rng.uniform(3.5, 5.5))
+                out.append(Building((x, y), angle, length, width, height, roof, not block))
+            u += length + rng.uniform(3, 9)
     return out
 
 
