@@ -6,20 +6,32 @@ import numpy as np
 import scipy.fft as sfft
 
 
+def _upsample_axis(field: np.ndarray, factor: int, n: int, axis: int) -> np.ndarray:
+    """Bilinear upsampling along one axis by an integer factor, phase by phase (slices only)."""
+    a = np.moveaxis(field, axis, -1)
+    blocks = -(-n // factor)
+    padded = np.concatenate([a[..., :1], a, a[..., -1:]], axis=-1)
+    need = blocks + 2
+    if padded.shape[-1] < need:
+        extra = np.repeat(padded[..., -1:], need - padded.shape[-1], axis=-1)
+        padded = np.concatenate([padded, extra], axis=-1)
+    out = np.empty((*a.shape[:-1], blocks, factor), np.float32)
+    for m in range(factor):
+        frac = (m + 0.5) / factor - 0.5
+        shift, t = (0, frac + 1.0) if frac < 0 else (1, frac)
+        lo = padded[..., shift : shift + blocks]
+        hi = padded[..., shift + 1 : shift + 1 + blocks]
+        out[..., m] = lo + (hi - lo) * np.float32(t)
+    out = out.reshape(*a.shape[:-1], blocks * factor)[..., :n]
+    return np.moveaxis(out, -1, axis)
+
+
 def upsample(field: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear upsampling by an integer ``factor``, cropped to ``shape`` (cheap gathers)."""
+    """Bilinear upsampling by an integer ``factor``, cropped to ``shape``."""
     if factor == 1:
         return field[: shape[0], : shape[1]]
-    out = field
-    for axis, n in ((0, shape[0]), (1, shape[1])):
-        pos = (np.arange(n, dtype=np.float32) + 0.5) / factor - 0.5
-        pos = np.clip(pos, 0, out.shape[axis] - 1.001)
-        i0 = pos.astype(np.int32)
-        t = pos - i0
-        a, b = np.take(out, i0, axis=axis), np.take(out, i0 + 1, axis=axis)
-        t = t[:, None] if axis == 0 else t[None, :]
-        out = a + (b - a) * t
-    return out
+    rows = _upsample_axis(field, factor, shape[0], 0)
+    return np.ascontiguousarray(_upsample_axis(rows, factor, shape[1], 1))
 
 
 def fractal_noise(

@@ -77,6 +77,17 @@ def eased_link(
     return Polyline(pts)
 
 
+def _subdivided(points: np.ndarray, max_len: float) -> np.ndarray:
+    """The same polyline with no segment longer than ``max_len`` (keeps every vertex), so
+    that each segment's window stays small."""
+    out = [points[:1]]
+    for a, b in itertools.pairwise(points):
+        n = max(int(np.ceil(np.hypot(*(b - a)) / max_len)), 1)
+        t = np.linspace(0, 1, n + 1)[1:, None]
+        out.append(a + (b - a) * t)
+    return np.concatenate(out)
+
+
 def stroke(
     canvas: Canvas,
     line: Polyline,
@@ -95,7 +106,7 @@ def stroke(
     half = width_m / 2.0 / gsd
     soft = max(soft_m / gsd, 1.0)
     pad = half + soft + 1
-    pts = line.points
+    pts = _subdivided(line.points, 48.0)
     x0 = max(int(pts[:, 0].min() - pad), 0)
     x1 = min(int(pts[:, 0].max() + pad) + 1, canvas.width)
     y0 = max(int(pts[:, 1].min() - pad), 0)

@@ -85,11 +85,8 @@ def paint_land(canvas: Canvas, rng: np.random.Generator, green: float, sun: Sun)
     )
     flat, boundary, v = _parcels(rng, (h, w), gsd)
     table = _parcel_colors(rng, palette, int(flat.max()) + 1)
-    land = np.take(table, flat, axis=1)
-    rows = 1 + 0.035 * np.sin(v * (2 * np.pi / rng.uniform(2.5, 5.0)))
-    land *= rows[None]
+    rows = 1 + 0.035 * np.sin(v * np.float32(2 * np.pi / rng.uniform(2.5, 5.0)))
     path = np.clip(1.6 - boundary / max(gsd, 0.6), 0, 1)
-    land += path[None] * (PATH[:, None, None] - land)
     # relief: broad hills with ridges and gullies, shaded at half resolution (smooth)
     r = 2
     small = (h // r + 2, w // r + 2)
@@ -100,25 +97,30 @@ def paint_land(canvas: Canvas, rng: np.random.Generator, green: float, sun: Sun)
     gy, gx = np.gradient(height, gsd * r)
     lx, ly, lz = sun.light_vector()
     shade_small = (-gx * lx - gy * ly + lz) / np.sqrt(gx * gx + gy * gy + 1) / max(lz, 0.2)
-    shade = upsample(shade_small.astype(np.float32), r, (h, w))
+    shade_small = np.clip(0.55 + 0.45 * shade_small, 0.35, 1.35).astype(np.float32)
     hills = upsample(hills_small.astype(np.float32), r, (h, w))
     hill_color = HILL_SUMMER * green + HILL_WINTER * (1 - green)
+    scrub_color = color(128, 118, 96, 120)
+    bare_color = color(146, 132, 112, 130)
     crowns = fractal_noise(rng, (h, w), 9 / gsd, beta=2.2, fine_px=1.2 / gsd)
     canopy = np.tanh(1.6 * crowns)
+    tree = 1 + 0.2 * canopy
+    bush = 1 + 0.08 * canopy
     clumps = fractal_noise(rng, (h, w), 60 / gsd, beta=2.5, lowres=4)
     scrub = smoothstep(clumps, 0.6, 1.4)
-    forest = hill_color[:, None, None] * (1 + 0.2 * canopy)[None]
-    forest += scrub[None] * (
-        color(128, 118, 96, 120)[:, None, None] * (1 + 0.08 * canopy)[None] - forest
-    )
-    land += hills[None] * (forest - land)
     bare_field = fractal_noise(rng, (h, w), 200 / gsd, beta=2.6, lowres=4)
     bare = smoothstep(bare_field, 0.9, 1.5) * (1 - hills)
-    land += bare[None] * (color(146, 132, 112, 130)[:, None, None] - land)
-    land *= np.clip(0.55 + 0.45 * shade, 0.35, 1.35)[None]
     grain = 1 + 0.05 * fractal_noise(rng, (h, w), 8 / gsd, beta=1.0)
-    land *= grain[None]
-    canvas.bands[:] = land
+    light = upsample(shade_small, r, (h, w)) * grain
+    for b in range(canvas.bands.shape[0]):
+        land = table[b][flat] * rows
+        land += path * (PATH[b] - land)
+        forest = hill_color[b] * tree
+        forest += scrub * (scrub_color[b] * bush - forest)
+        land += hills * (forest - land)
+        land += bare * (bare_color[b] - land)
+        land *= light
+        canvas.bands[b] = land
     return hills
 
 
