@@ -160,6 +160,16 @@ def cast_shadow(canvas: Canvas, grid: Grid, cover: np.ndarray, strength: float) 
     window *= 1.0 - np.float32(strength) * alpha[None]
 
 
+def swept_cover(sdf, grid: Grid, du: float, dv: float, soft_m: float = 0.0) -> np.ndarray:
+    """Coverage of a shape swept along the offset (du, dv) metres (a shadow on the ground):
+    the union of ``sdf`` translated by t * (du, dv) for t in (0, 1]."""
+    steps = int(min(max(math.ceil(math.hypot(du, dv) / grid.pixel_m), 1), 32))
+    cover = np.zeros(grid.shape, np.float32)
+    for t in np.linspace(0.0, 1.0, steps + 1)[1:]:
+        np.maximum(cover, edge(sdf(grid.u - du * t, grid.v - dv * t), grid, soft_m), out=cover)
+    return cover
+
+
 def rotated_bounds(
     center: tuple[float, float], angle: float, points_m: np.ndarray, gsd: float
 ) -> tuple[float, float, float, float]:

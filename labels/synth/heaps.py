@@ -3,7 +3,6 @@ shading) and lighter spoil dumps, drawn in the heap's own frame."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,7 +52,7 @@ def draw_heap(canvas: Canvas, heap: Heap, sun: Sun) -> tuple[ObjectLabel | None,
     radius = angular_noise(rng, 7, 0.12)(theta).astype(np.float32)
     rough = fractal_noise(rng, grid.shape, max(grid.shape) / 3, beta=2.4)
     rho = ((np.abs(u / hl) ** p + np.abs(v / hw) ** p) ** (1 / p)) / radius
-    rho = rho + 0.035 * rough
+    rho = rho + 0.02 * rough
     if heap.material == "spoil":  # flat-topped dump with a terraced slope
         slope = np.clip((1 - rho) / 0.18, 0, 1)
         height = heap.height * (np.floor(slope * 3) / 3 * 0.6 + slope * 0.4)
@@ -67,15 +66,14 @@ def draw_heap(canvas: Canvas, heap: Heap, sun: Sun) -> tuple[ObjectLabel | None,
         height = height + heap.height * rng.uniform(-0.35, 0.3) * bump * (rho < 1)
     height = np.maximum(height, 0) + 0.25 * heap.height * 0.1 * rough * (rho < 1)
     step = grid.pixel_m
-    dh_dv, dh_du = np.gradient(height, step)
-    c, s = math.cos(heap.angle), math.sin(heap.angle)
+    # the grid is laid out on scene pixels: gradients are along scene y (rows) and x (cols)
+    dh_dy, dh_dx = np.gradient(height, step)
     lx, ly, lz = sun.light_vector()
-    lu, lv = lx * c + ly * s, -lx * s + ly * c
-    norm = np.sqrt(dh_du**2 + dh_dv**2 + 1)
-    shade = np.clip((-dh_du * lu - dh_dv * lv + lz) / norm, 0.05, 1) / max(lz, 0.2)
+    norm = np.sqrt(dh_dx**2 + dh_dy**2 + 1)
+    shade = np.clip((-dh_dx * lx - dh_dy * ly + lz) / norm, 0.05, 1) / max(lz, 0.2)
     base, _ = MATERIALS[heap.material]
-    grain = 1 + 0.1 * fractal_noise(rng, grid.shape, 6 / step, beta=1.2)
-    tone = (0.55 + 0.5 * shade) * grain
+    grain = 1 + 0.07 * fractal_noise(rng, grid.shape, 6 / step, beta=1.6)
+    tone = (0.4 + 0.7 * shade) * grain
     alpha = np.clip((1 - rho) / 0.06, 0, 1).astype(np.float32)
     sprite = Sprite(grid)
     if heap.material != "spoil":

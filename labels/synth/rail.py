@@ -20,6 +20,7 @@ from coalwatch.labels.synth.canvas import (
     sd_box,
     sd_round_box,
     supersampling,
+    swept_cover,
 )
 from coalwatch.labels.synth.paths import Polyline, stroke
 from coalwatch.labels.synth.sky import Sun
@@ -160,9 +161,7 @@ def _draw_car(canvas: Canvas, car: Car, center, angle: float, sun: Sun) -> np.nd
         c, s = math.cos(angle), math.sin(angle)
         su = (sdx * c + sdy * s) * gsd
         sv = (-sdx * s + sdy * c) * gsd
-        cover = np.zeros(grid.shape, np.float32)
-        for t in (0.35, 0.7, 1.0):
-            cover = np.maximum(cover, edge(sd_box(grid.u, grid.v, su * t, sv * t, hl, hw), grid))
+        cover = swept_cover(lambda u, v: sd_box(u, v, 0, 0, hl, hw), grid, su, sv)
         cast_shadow(canvas, grid, cover, 0.45)
     ss = supersampling(gsd, 0.2)
     grid = object_grid(canvas, center, angle, hl + 0.5, hw + 0.5, ss)
@@ -174,8 +173,8 @@ def _draw_car(canvas: Canvas, car: Car, center, angle: float, sun: Sun) -> np.nd
     body = edge(sd_box(u, v, 0, 0, hl, hw), grid)
     light = sun.light_vector()
     if car.kind == "ore":
-        sprite.fill(body, car.paint)
-        inner = edge(sd_box(u, v, 0, 0, hl - 0.35, hw - 0.22), grid)
+        sprite.fill(body, car.paint * 1.15)
+        inner = edge(sd_box(u, v, 0, 0, hl - 0.45, hw - 0.33), grid)
         if car.loaded:
             base = color(48, 47, 45, 40) if car.cargo == "coal" else color(92, 68, 54, 80)
             mound = np.clip(1 - (v / (hw - 0.2)) ** 2, 0, 1) * np.clip(

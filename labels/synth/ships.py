@@ -18,6 +18,7 @@ from coalwatch.labels.synth.canvas import (
     rotated_bounds,
     sd_box,
     supersampling,
+    swept_cover,
 )
 from coalwatch.labels.synth.sky import Sun
 
@@ -102,8 +103,7 @@ def _shadow(canvas: Canvas, ship: Ship, sun: Sun, parts, strength: float) -> Non
     for height, sdf in parts:
         dx, dy = sun.shadow_px(height, gsd)
         su, sv = (dx * c + dy * s) * gsd, (-dx * s + dy * c) * gsd
-        for t in (0.5, 1.0):
-            cover = np.maximum(cover, edge(sdf(grid.u - su * t, grid.v - sv * t), grid, 1.0))
+        np.maximum(cover, swept_cover(sdf, grid, su, sv, 1.0), out=cover)
     cast_shadow(canvas, grid, cover, strength)
 
 

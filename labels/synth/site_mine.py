@@ -46,10 +46,8 @@ def _draw_pit(
     depth = -(level + face * face * (3 - 2 * face)) * 12.0
     gy, gx = np.gradient(depth, grid.pixel_m)
     gy, gx = np.clip(gy, -2, 2), np.clip(gx, -2, 2)
-    c, s = math.cos(angle), math.sin(angle)
-    lx, ly, lz = sun.light_vector()
-    lu, lv = lx * c + ly * s, -lx * s + ly * c
-    shade = np.clip((-gx * lu - gy * lv + lz) / np.sqrt(gx * gx + gy * gy + 1), 0.1, 1) / lz
+    lx, ly, lz = sun.light_vector()  # gradients are along scene x and y (the grid's layout)
+    shade = np.clip((-gx * lx - gy * ly + lz) / np.sqrt(gx * gx + gy * gy + 1), 0.1, 1) / lz
     rock = color(118, 110, 102, 110) * rng.uniform(0.9, 1.1)
     band_tone = rng.normal(1.0, 0.07, benches + 1).astype(np.float32)
     bench_tone = band_tone[level.astype(np.int32)] + 0.06 * fractal_noise(rng, grid.shape, 30, 1.6)

@@ -73,7 +73,7 @@ def fill_yard(
         u = slot.u - slot.max_half_length + hl  # heaps grow from one end of their slot
         x = yard.center[0] + (u * c - slot.v * s) / gsd
         y = yard.center[1] + (u * s + slot.v * c) / gsd
-        height = min(3.0 + 0.18 * hw * 2, 16.0) * rng.uniform(0.8, 1.1)
+        height = min(0.5 * hw, 15.0) * rng.uniform(0.8, 1.1)  # near the angle of repose
         heaps.append(
             Heap((x, y), yard.angle, hl, hw, height, material, slot.seed, aoi or yard.name)
         )

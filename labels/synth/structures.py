@@ -15,6 +15,7 @@ from coalwatch.labels.synth.canvas import (
     edge,
     object_grid,
     sd_box,
+    swept_cover,
 )
 from coalwatch.labels.synth.noise import fractal_noise
 from coalwatch.labels.synth.paths import Polyline, stroke
@@ -90,10 +91,8 @@ def draw_buildings(canvas: Canvas, buildings: list[Building], sun: Sun) -> None:
             continue
         c, s = math.cos(b.angle), math.sin(b.angle)
         su, sv = (dx * c + dy * s) * gsd, (-dx * s + dy * c) * gsd
-        cover = np.zeros(grid.shape, np.float32)
-        for t in (0.33, 0.66, 1.0):
-            sd = sd_box(grid.u, grid.v, su * t, sv * t, b.length / 2, b.width / 2)
-            cover = np.maximum(cover, edge(sd, grid))
+        hl, hw = b.length / 2, b.width / 2
+        cover = swept_cover(lambda u, v, hl=hl, hw=hw: sd_box(u, v, 0, 0, hl, hw), grid, su, sv)
         cast_shadow(canvas, grid, cover, 0.55)
     light = sun.light_vector()
     for b in buildings:
