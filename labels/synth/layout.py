@@ -115,6 +115,25 @@ class Site:
         return [t for t in self.tracks if t.role in ("siding", "yard")]
 
 
+def point_in_polygon(x: float, y: float, polygon: list[tuple[float, float]]) -> bool:
+    """Even-odd rule test of a point against a closed or open ring of (x, y) vertices."""
+    inside = False
+    n = len(polygon)
+    for i in range(n):
+        (x0, y0), (x1, y1) = polygon[i], polygon[(i + 1) % n]
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            inside = not inside
+    return inside
+
+
+def aoi_of(site: Site, x: float, y: float) -> str | None:
+    """The name of the first AOI (sorted by name) that contains the pixel point."""
+    for name in sorted(site.aois):
+        if point_in_polygon(x, y, site.aois[name]):
+            return name
+    return None
+
+
 def water_points(site: Site, rng: np.random.Generator, n: int, margin_px: float) -> list:
     """Up to ``n`` random points on open water at least ``margin_px`` from land."""
     from scipy import ndimage

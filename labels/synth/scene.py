@@ -10,7 +10,7 @@ import numpy as np
 from coalwatch.labels.schema import ObjectLabel
 from coalwatch.labels.synth.canvas import Canvas
 from coalwatch.labels.synth.heaps import draw_heap
-from coalwatch.labels.synth.layout import Contents, Site
+from coalwatch.labels.synth.layout import Contents, Site, aoi_of
 from coalwatch.labels.synth.rail import draw_train
 from coalwatch.labels.synth.sensor import (
     apply_clouds,
@@ -61,6 +61,16 @@ def _visible(obj: ObjectLabel, valid: np.ndarray, opacity: np.ndarray) -> Object
     return ObjectLabel(obj.cls, (cx0, cy0, cx1, cy1), attrs)
 
 
+def _in_aoi(site: Site, obj: ObjectLabel) -> ObjectLabel:
+    """Set the ``aoi`` attribute from where the object's centre lies (none: no attribute)."""
+    attrs = dict(obj.attributes)
+    attrs.pop("aoi", None)
+    name = aoi_of(site, (obj.box[0] + obj.box[2]) / 2, (obj.box[1] + obj.box[3]) / 2)
+    if name:
+        attrs["aoi"] = name
+    return ObjectLabel(obj.cls, obj.box, attrs)
+
+
 def render_scene(
     site: Site,
     contents: Contents,
@@ -107,6 +117,7 @@ def render_scene(
     valid = footprint(rng, site.width, site.height, cut_footprint)
     data = finish(canvas, valid, rng, product)
     objects = [o for o in (_visible(obj, valid, opacity) for obj in raw) if o is not None]
+    objects = [_in_aoi(site, o) for o in objects]
     cloud_fraction = float((opacity[valid] > 0.5).mean()) if valid.any() else 0.0
     return RenderedScene(
         data, objects, round(cloud_fraction, 4), (sun.azimuth, sun.elevation), heap_area, spoil

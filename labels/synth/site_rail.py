@@ -46,7 +46,7 @@ def build_rail_crossing(
     angle = rng.uniform(0, 2 * math.pi)
     frame = Frame((width / 2, height / 2), angle, gsd)
     side = 1 if rng.random() < 0.5 else -1
-    river_w = rng.uniform(*params["river_width_m"])
+    river_w = min(rng.uniform(*params["river_width_m"]), 0.2 * short)
     river_u = side * rng.uniform(0.28, 0.4) * short
     skew = rng.uniform(-0.45, 0.45)
     n = 512
@@ -59,10 +59,10 @@ def build_rail_crossing(
     water = np.clip((bank - dist) / gsd + 0.5, 0, 1).astype(np.float32)
 
     n_tracks = int(rng.integers(params["yard_tracks"][0], params["yard_tracks"][1] + 1))
-    near_bank = river_u - side * (river_w / 2 + 60)
+    near_bank = river_u - side * (river_w / 2 + min(60, 0.08 * short))
     far_end = -side * 0.48 * short
     u_lo, u_hi = sorted((near_bank, far_end))
-    link = 70.0
+    link = min(70.0, 0.08 * short)
     y_side = 1 if rng.random() < 0.5 else -1
     spacing = rng.uniform(4.8, 5.6)
     tracks = [
@@ -131,7 +131,8 @@ def build_rail_crossing(
         houses = []
         for _ in range(int(prng.integers(2, 4))):
             c = frame.px(
-                prng.uniform(-0.45, 0.45) * short, -y_side * prng.uniform(150, 0.45 * short)
+                prng.uniform(-0.45, 0.45) * short,
+                -y_side * prng.uniform(min(150, 0.2 * short), 0.45 * short),
             )
             if water[int(np.clip(c[1], 0, height - 1)), int(np.clip(c[0], 0, width - 1))] < 0.5:
                 houses += village(prng, c, 90 / gsd, gsd, int(prng.integers(12, 35)))

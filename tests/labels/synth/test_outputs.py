@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
 import pytest
 import rasterio
 from coalwatch.labels.schema import SceneGrid, read_scene_labels
-from coalwatch.labels.synth import load_scenario
+from coalwatch.labels.synth import load_scenario, render_scenario
 from coalwatch.labels.taxonomy import load_taxonomy
 from pyproj import Transformer
 
@@ -57,3 +58,19 @@ def test_crs_and_transform_round_trip(scenes, name):
         )
         assert -0.01 <= box[0] < box[2] <= grid.width + 0.01
         assert -0.01 <= box[1] < box[3] <= grid.height + 0.01
+
+
+def test_analytic_product_has_nir(shrink, tmp_path):
+    summer = (dt.date(2017, 6, 15), dt.date(2017, 8, 15))
+    scenario = shrink("rail_crossing", 768, product="analytic", cloud_probability=0.0, dates=summer)
+    (tif,) = render_scenario(scenario, tmp_path, seed=1)
+    with rasterio.open(tif) as src:
+        assert src.count == 4 and src.dtypes[0] == "uint16"
+        assert src.descriptions == ("red", "green", "blue", "nir")
+        data = src.read().astype(np.float32)
+    red, nir = data[0], data[3]
+    valid = red > 0
+    ndvi = (nir - red) / np.maximum(nir + red, 1)
+    # summer countryside is mostly vegetated (NIR well above red); the river is dark in NIR
+    assert np.median(ndvi[valid]) > 0.1
+    assert ndvi[valid].min() < 0

@@ -8,6 +8,7 @@ import json
 import rasterio
 from coalwatch.labels.schema import SceneGrid, count_by_class, read_scene_labels
 from coalwatch.labels.synth import load_scenario, render_series
+from coalwatch.labels.synth.layout import point_in_polygon
 from coalwatch.labels.taxonomy import load_taxonomy
 
 
@@ -22,6 +23,8 @@ def test_series_follows_its_script(shrink, tmp_path):
     names = {f["properties"]["name"] for f in aois["features"]}
     assert {"berth_1", "berth_2", "berth_3", "pier_1", "pier_2", "pier_3", "siding"} <= names
     taxonomy = load_taxonomy("default")
+    polygons = {f["properties"]["name"]: f["geometry"]["coordinates"][0] for f in aois["features"]}
+    grid = SceneGrid.from_raster(tifs[0])
     for day, row, tif in zip(script, rows, tifs, strict=True):
         labels = read_scene_labels(
             tif.with_suffix(".geojson"), SceneGrid.from_raster(tif), taxonomy
@@ -37,6 +40,16 @@ def test_series_follows_its_script(shrink, tmp_path):
         with rasterio.open(tif) as src:
             assert src.tags()["ACQUISITION_DATETIME"].startswith(day.date.date().isoformat())
             assert (float(src.tags()["CLOUD_FRACTION"]) > 0.2) == (day.cloud > 0)
+        # every object attributed to an AOI lies inside that AOI's polygon (map coordinates)
+        for obj in labels.objects:
+            name = obj.attributes.get("aoi")
+            if name:
+                ring = polygons[name]
+                x, y = grid.transform @ (
+                    (obj.box[0] + obj.box[2]) / 2,
+                    (obj.box[1] + obj.box[3]) / 2,
+                )
+                assert point_in_polygon(x, y, ring), (obj.cls, name)
     # the layout is fixed: every date has the same grid
     grids = {SceneGrid.from_raster(t) for t in tifs}
     assert len({(g.width, g.height, g.transform) for g in grids}) == 1
