@@ -10,7 +10,6 @@ function.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -129,22 +128,30 @@ def _detect_tiles(
 
 
 def _heap_areas(scene: Scene, dets: Detections, heap_id: int | None) -> np.ndarray:
-    """Heap area (m²) per detection, NaN for other classes or an unknown pixel size."""
+    """Heap area (m²) per detection, NaN for other classes or an unknown pixel size.
+
+    Heaps are measured highest score first; pixels of a box that an earlier heap's box
+    already covers are not counted again.
+    """
     areas = np.full(len(dets), np.nan)
     if heap_id is None or scene.pixel_area_m2 is None:
         return areas
-    for i in np.flatnonzero(dets.class_ids == heap_id):
+    heaps = np.flatnonzero(dets.class_ids == heap_id)
+    heaps = heaps[np.argsort(-dets.scores[heaps], kind="stable")]
+    pixel_boxes = np.column_stack([np.floor(dets.boxes[:, :2]), np.ceil(dets.boxes[:, 2:])]).astype(
+        np.int64
+    )
+    for rank, i in enumerate(heaps):
+        x0, y0, x1, y1 = (int(v) for v in pixel_boxes[i])
+        claimed = np.zeros((max(0, y1 - y0), max(0, x1 - x0)), bool)
+        for j in heaps[:rank]:
+            a0, b0, a1, b1 = (int(v) for v in pixel_boxes[j])
+            claimed[max(b0 - y0, 0) : max(b1 - y0, 0), max(a0 - x0, 0) : max(a1 - x0, 0)] = True
         box = tuple(float(v) for v in dets.boxes[i])
-        margin = margin_px(box)
-        patch, (px, py) = scene.read_box(box, margin)
-        inner = (
-            max(0, math.floor(box[0]) - px),
-            max(0, math.floor(box[1]) - py),
-            max(0, math.ceil(box[2]) - px),
-            max(0, math.ceil(box[3]) - py),
-        )
-        box_area = float(dets.areas[i])
-        measured = heap_pixels(patch.astype(np.float32) / 255.0, inner, box_area)
+        patch, (px, py) = scene.read_box(box, margin_px(box))
+        inner = (x0 - px, y0 - py, x1 - px, y1 - py)
+        claimed = claimed[: patch.shape[1] - inner[1], : patch.shape[2] - inner[0]]
+        measured = heap_pixels(patch.astype(np.float32) / 255.0, inner, claimed)
         areas[i] = measured.pixels * scene.pixel_area_m2
     return areas
 
@@ -160,48 +167,60 @@ def count_scene(
     started = time.perf_counter()
     detector = detector_for(model_path, options.threads)
     meta = detector.metadata
-    taxonomy = meta.taxonomy_obj
     if aois is None and options.aoi_path:
         aois = load_aois(options.aoi_path)
-    warnings: list[str] = []
-    scaling = Scaling.from_dict(meta.scaling)
-    with Scene(scene_path, meta.bands, scaling) as scene:
-        if scene.crs is None:
-            warnings.append("scene has no CRS: detections are in pixel coordinates")
+    with Scene(scene_path, meta.bands, Scaling.from_dict(meta.scaling)) as scene:
         dets, total, read, valid_fraction = _detect_tiles(scene, detector, options, progress)
-        heap_id = (
-            taxonomy.class_id(options.heap_class)
-            if options.heap_class in taxonomy.classes
-            else None
+        result = scene_result(
+            scene, dets, meta.taxonomy_obj, aois, valid_fraction, options.heap_class
         )
-        heap_areas = _heap_areas(scene, dets, heap_id)
-        result = SceneResult(
-            scene=str(scene_path),
-            scene_id=scene.scene_id,
-            date=None if scene.date is None else scene.date.isoformat(),
-            crs_wkt=None if scene.crs is None else scene.crs.to_wkt(),
-            transform=tuple(scene.transform)[:6],
-            width=scene.width,
-            height=scene.height,
-            gsd_m=scene.gsd_m,
-            cloud_fraction=scene.cloud_fraction,
-            valid_fraction=min(1.0, valid_fraction),
-            taxonomy=taxonomy.to_dict(),
-            detections=dets,
-            counts=dets.count_by_class(taxonomy.classes),
-            group_counts={},
-            tiles_total=total,
-            tiles_read=read,
-            warnings=warnings,
-        )
-    result.group_counts = group_counts(result.counts, taxonomy)
+    result.tiles_total, result.tiles_read = total, read
+    result.seconds = time.perf_counter() - started
+    for message in result.warnings:
+        log.warning("%s: %s", scene_path, message)
+    return result
+
+
+def scene_result(
+    scene: Scene,
+    dets: Detections,
+    taxonomy: Taxonomy,
+    aois: AreasOfInterest | None = None,
+    valid_fraction: float = 1.0,
+    heap_class: str = HEAP_CLASS,
+) -> SceneResult:
+    """Count a scene's merged detections (scene pixels): per class, group and AOI, heap area.
+
+    The second half of ``count_scene``, usable on any detections of an open scene (e.g.
+    its labels, to see what perfect detections would report).
+    """
+    warnings = []
+    if scene.crs is None:
+        warnings.append("scene has no CRS: detections are in pixel coordinates")
+    heap_id = taxonomy.class_id(heap_class) if heap_class in taxonomy.classes else None
+    heap_areas = _heap_areas(scene, dets, heap_id)
+    counts = dets.count_by_class(taxonomy.classes)
+    result = SceneResult(
+        scene=str(scene.path),
+        scene_id=scene.scene_id,
+        date=None if scene.date is None else scene.date.isoformat(),
+        crs_wkt=None if scene.crs is None else scene.crs.to_wkt(),
+        transform=tuple(scene.transform)[:6],
+        width=scene.width,
+        height=scene.height,
+        gsd_m=scene.gsd_m,
+        cloud_fraction=scene.cloud_fraction,
+        valid_fraction=min(1.0, valid_fraction),
+        taxonomy=taxonomy.to_dict(),
+        detections=dets,
+        counts=counts,
+        group_counts=group_counts(counts, taxonomy),
+        warnings=warnings,
+    )
     if heap_id is not None and scene.pixel_area_m2 is not None:
         result.heap_area_m2 = float(np.nansum(heap_areas))
     _count_aois(result, aois, heap_areas, heap_id)
     result.detections = result.detections.with_extra(heap_area_m2=heap_areas)
-    result.seconds = time.perf_counter() - started
-    for message in warnings:
-        log.warning("%s: %s", scene_path, message)
     return result
 
 

@@ -3,8 +3,9 @@
 A coal heap is far darker than the concrete quay around it (DOMAIN.md: about 60 versus
 150-170 in 8-bit RGB). Inside a box grown by a margin (so that the quay is in view) the
 luminance is split in two with Otsu's threshold; the heap is the dark pixels inside the
-box. When the two sides are not clearly apart (a flat dark or a flat bright patch) the
-box area is the fallback.
+box. Where boxes overlap, each pixel counts for one heap only (the higher-scoring one).
+When the two sides are not clearly apart (a flat dark or a flat bright patch) the box area
+is the fallback.
 """
 
 from __future__ import annotations
@@ -51,20 +52,25 @@ def margin_px(box: tuple[float, float, float, float]) -> int:
 
 
 def heap_pixels(
-    patch: np.ndarray, box_in_patch: tuple[int, int, int, int], box_area_px: float
+    patch: np.ndarray,
+    box_in_patch: tuple[int, int, int, int],
+    claimed: np.ndarray | None = None,
 ) -> HeapArea:
     """Dark-pixel area of a heap.
 
     ``patch``: float (3, h, w) in [0, 1], the box grown by its margin; ``box_in_patch``:
-    the box's ``(x0, y0, x1, y1)`` in patch pixels; ``box_area_px``: the fallback.
+    the box's ``(x0, y0, x1, y1)`` in patch pixels; ``claimed``: a mask over the box of
+    pixels already counted for another heap (overlapping boxes), left out here. The
+    fallback is the box's unclaimed area.
     """
     luminance = np.tensordot(_LUMA, patch.astype(np.float32, copy=False), axes=1)
     threshold, contrast = otsu_threshold(luminance.ravel())
     x0, y0, x1, y1 = box_in_patch
     inside = luminance[y0:y1, x0:x1]
+    free = np.ones(inside.shape, bool) if claimed is None else ~claimed
     if inside.size == 0 or contrast < MIN_CONTRAST:
-        return HeapArea(box_area_px, "box")
-    dark = float((inside < threshold).sum())
+        return HeapArea(float(free.sum()), "box")
+    dark = float(((inside < threshold) & free).sum())
     if dark == 0:
-        return HeapArea(box_area_px, "box")
+        return HeapArea(float(free.sum()), "box")
     return HeapArea(dark, "dark")

@@ -1,5 +1,8 @@
 """A dated series of counted scenes: the series table, its CSV and a summary in words.
 
+CSV columns follow the synthetic ``truth.csv``: ``ore_car``, ``ore_car@berth_1``,
+``heap_area_m2@pier_3``, so counts and truth line up column by column.
+
 A reduction over ``SceneResult``s (in any order; sorted by date here). The summary speaks
 like an analyst, per class and per area of interest: the main spell of high counts on
 successive images, with what came before and after ("ore_car: 30-50 on 3 successive
@@ -61,13 +64,13 @@ class Series:
     def columns(self) -> list[str]:
         cols = ["scene", "date", "usable_fraction", "valid_fraction", "cloud_fraction"]
         cols += list(self.classes)
-        cols += [f"group:{g}" for g in self.groups]
+        cols += [f"group_{g}" for g in self.groups]
         if self.has_heaps:
             cols.append("heap_area_m2")
         for aoi in self.aoi_names:
-            cols += [f"{aoi}:{c}" for c in self.classes]
+            cols += [f"{c}@{aoi}" for c in self.classes]
             if self.has_heaps:
-                cols.append(f"{aoi}:heap_area_m2")
+                cols.append(f"heap_area_m2@{aoi}")
         return cols
 
     def rows(self) -> list[dict[str, object]]:
@@ -80,16 +83,16 @@ class Series:
                 "valid_fraction": round(r.valid_fraction, 4),
                 "cloud_fraction": round(r.cloud_fraction, 4),
                 **r.counts,
-                **{f"group:{g}": n for g, n in r.group_counts.items()},
+                **{f"group_{g}": n for g, n in r.group_counts.items()},
             }
             if self.has_heaps:
                 row["heap_area_m2"] = _area_cell(r.heap_area_m2)
             for aoi in self.aoi_names:
                 counts = r.aoi_counts.get(aoi)
                 for c in self.classes:
-                    row[f"{aoi}:{c}"] = "" if counts is None else counts[c]
+                    row[f"{c}@{aoi}"] = "" if counts is None else counts[c]
                 if self.has_heaps:
-                    row[f"{aoi}:heap_area_m2"] = _area_cell(r.aoi_heap_area_m2.get(aoi))
+                    row[f"heap_area_m2@{aoi}"] = _area_cell(r.aoi_heap_area_m2.get(aoi))
             rows.append(row)
         return rows
 
@@ -158,6 +161,10 @@ def _images(n: int) -> str:
     return "1 image" if n == 1 else f"{n} images"
 
 
+def _all(n: int) -> str:
+    return {1: "", 2: "both "}.get(n, "all ")
+
+
 def describe_counts(label: str, dates: Sequence[str], counts: Sequence[int]) -> str:
     """One analyst-style sentence on a series of counts (dates sorted, same length)."""
     n = len(counts)
@@ -168,7 +175,7 @@ def describe_counts(label: str, dates: Sequence[str], counts: Sequence[int]) -> 
     if hi == 0:
         return f"{label}: none on {'any of ' if n > 1 else ''}{_images(n)}, {span}"
     if hi - lo <= max(2, 0.25 * hi):
-        return f"{label}: {_range(lo, hi)} on {'all ' if n > 1 else ''}{_images(n)}, {span}"
+        return f"{label}: {_range(lo, hi)} on {_all(n)}{_images(n)}, {span}"
     start, end = _main_spell(counts, (lo + hi) / 2)
     spell = counts[start : end + 1]
     run = end - start + 1
