@@ -1,0 +1,132 @@
+"""Accuracy of an exported model on held-out synthetic layouts and on the seed-like series.
+
+Held-out layouts: fresh scenes of each scenario rendered with seeds far from the training
+seeds (training renders from seed + 1000 k and its validation from seed + 100000), scored
+with ``coalwatch.infer.evaluate`` at leaf level: AP50 per class and the count error per
+class (mean absolute error per scene, and relative error of the total). The series: the
+dated port series (``render_series``), scored the same way against its labels.
+
+    python bench/accuracy.py --model demo_out/model.onnx [--series demo_out/series]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, table, write_json
+
+HELD_OUT_SEED = 500_000
+
+
+def render_held_out(
+    scenarios: list[str], count: int, out: Path, seed: int, size_px: int | None
+) -> list[Path]:
+    """``count`` fresh scenes per scenario (held-out layouts) with their labels."""
+    from coalwatch.labels.synth import load_scenario, render_scenario
+
+    paths: list[Path] = []
+    for k, name in enumerate(scenarios):
+        scenario = load_scenario(name)
+        if size_px:
+            scenario = dataclasses.replace(scenario, size_px=(size_px, size_px))
+        paths += render_scenario(scenario, out / name, seed=seed + 1000 * k, count=count)
+    return paths
+
+
+def score(scenes: list[Path], model: Path, label: str, threads: int) -> dict[str, Any]:
+    """Evaluate ``model`` on labelled ``scenes``: per-class rows and overall numbers."""
+    from coalwatch.infer.evaluate import EvalOptions, evaluate
+
+    started = time.perf_counter()
+    report = evaluate(scenes, None, model, EvalOptions(threads=threads))
+    data = report.to_dict()
+    rows = []
+    for name, c in data["classes"].items():
+        if not c["labels"] and not c["count_predicted"]:
+            continue
+        rows.append(
+            {
+                "set": label,
+                "class": name,
+                "labels": c["labels"],
+                "AP50": c["AP50"],
+                "AP": c["AP"],
+                "precision": c["precision"],
+                "recall": c["recall"],
+                "count MAE/scene": c["count_mae"],
+                "count rel. error": c["count_relative_error"],
+            }
+        )
+    rows.append(
+        {
+            "set": label,
+            "class": "all (mean)",
+            "labels": sum(c["labels"] for c in data["classes"].values()),
+            "AP50": data["overall"]["mAP50"],
+            "AP": data["overall"]["mAP"],
+            "precision": data["overall"]["precision"],
+            "recall": data["overall"]["recall"],
+        }
+    )
+    return {
+        "scenes": len(scenes),
+        "seconds": round(time.perf_counter() - started, 1),
+        "rows": rows,
+        "eval": data,
+    }
+
+
+COLUMNS = [
+    "set",
+    "class",
+    "labels",
+    "AP50",
+    "AP",
+    "precision",
+    "recall",
+    "count MAE/scene",
+    "count rel. error",
+]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path("demo_out/model.onnx"))
+    parser.add_argument("--series", type=Path, help="a rendered series folder (else rendered)")
+    parser.add_argument("--scenarios", default="rail_crossing,coal_port")
+    parser.add_argument("--count", type=int, default=2, help="held-out scenes per scenario")
+    parser.add_argument("--size", type=int, help="scene size in px (default: the scenario's)")
+    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=Path("bench_out/accuracy"))
+    parser.add_argument("--json", type=Path, default=Path("bench_out/accuracy.json"))
+    args = parser.parse_args(argv)
+
+    held_out = render_held_out(
+        args.scenarios.split(","), args.count, args.work / "held_out", args.seed, args.size
+    )
+    results = {"held-out layouts": score(held_out, args.model, "held-out layouts", args.threads)}
+    series_dir = args.series
+    if series_dir is None:
+        from coalwatch.labels.synth import render_series
+
+        series_dir = args.work / "series"
+        render_series("port_series", series_dir, seed=0)
+    series = sorted(series_dir.glob("*.tif"))
+    results["series"] = score(series, args.model, "port series", args.threads)
+    rows = [row for r in results.values() for row in r["rows"]]
+    print(table(rows, COLUMNS, f"Accuracy of {args.model}"))
+    record = {"model": str(args.model), "machine": machine(), "results": results}
+    write_json(args.json, record)
+    print(f"\nwrote {args.json}")
+    return record
+
+
+if __name__ == "__main__":
+    main()
