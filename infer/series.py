@@ -7,8 +7,10 @@ A reduction over ``SceneResult``s (in any order; sorted by date here). The summa
 like an analyst, per class and per area of interest: the main spell of high counts on
 successive images, with what came before and after ("ore_car: 30-50 on 3 successive
 images, 2018-02-04 to 2018-02-12; at most 12 afterwards"), and for coal heaps the area's
-course and its largest change between successive images. Images whose usable fraction
-(not nodata, not cloud) is below ``min_usable`` are left out, as analysts drop them.
+course and its largest change between successive images; a quiet spell (no detections
+on two or more successive images) is named. Images whose usable fraction (not nodata, not
+cloud) is below ``min_usable`` are left out, as analysts drop them; heap areas use only
+clear images (cloud hides dark pixels) when there are at least two.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from coalwatch.infer.counting import SceneResult
 from coalwatch.atomic import write_text_atomic
 
 MIN_USABLE = 0.5
+# Heap area is a measurement of dark pixels that cloud hides: only images at most this
+# clouded are used for it (when at least two such images exist).
+MAX_CLOUD_FOR_AREA = 0.2
 
 
 @dataclass(frozen=True)
@@ -125,10 +130,15 @@ class Series:
         lines.append("Whole scenes:")
         for cls in self.classes:
             lines.append("  " + describe_counts(cls, dates, [r.counts[cls] for r in kept]))
+        clear = [r for r in kept if r.cloud_fraction <= MAX_CLOUD_FOR_AREA]
+        area_from = clear if len(clear) >= 2 else kept
+        area_label = "coal heap area" + (
+            " (clear images only)" if len(area_from) < len(kept) else ""
+        )
         if self.has_heaps:
-            lines.append(
-                "  " + describe_area("coal heap area", dates, [r.heap_area_m2 for r in kept])
-            )
+            area_dates = [r.date or r.scene_id for r in area_from]
+            areas = [r.heap_area_m2 for r in area_from]
+            lines.append("  " + describe_area(area_label, area_dates, areas))
         for aoi in self.aoi_names:
             with_aoi = [r for r in kept if aoi in r.aoi_counts]
             if not with_aoi:
@@ -141,9 +151,11 @@ class Series:
                 if any(values):
                     lines.append("  " + describe_counts(cls, aoi_dates, values))
             if self.has_heaps:
-                areas = [r.aoi_heap_area_m2.get(aoi) for r in with_aoi]
+                measured = [r for r in area_from if aoi in r.aoi_counts]
+                areas = [r.aoi_heap_area_m2.get(aoi) for r in measured]
                 if any(a for a in areas if a):
-                    lines.append("  " + describe_area("coal heap area", aoi_dates, areas))
+                    area_dates = [r.date or r.scene_id for r in measured]
+                    lines.append("  " + describe_area(area_label, area_dates, areas))
             if all(not any(r.aoi_counts[aoi].values()) for r in with_aoi):
                 lines.append("  nothing detected on any image")
         return "\n".join(lines) + "\n"
@@ -175,7 +187,8 @@ def describe_counts(label: str, dates: Sequence[str], counts: Sequence[int]) -> 
     if hi == 0:
         return f"{label}: none on {'any of ' if n > 1 else ''}{_images(n)}, {span}"
     if hi - lo <= max(2, 0.25 * hi):
-        return f"{label}: {_range(lo, hi)} on {_all(n)}{_images(n)}, {span}"
+        text = f"{label}: {_range(lo, hi)} on {_all(n)}{_images(n)}, {span}"
+        return text + _quiet_spell(dates, counts)
     start, end = _main_spell(counts, (lo + hi) / 2)
     spell = counts[start : end + 1]
     run = end - start + 1
@@ -193,7 +206,18 @@ def describe_counts(label: str, dates: Sequence[str], counts: Sequence[int]) -> 
     others = _spells(counts, (lo + hi) / 2)
     if len(others) > 1:
         context.append(f"{len(others)} high spells in all")
-    return text + ("; " + ", ".join(context) if context else "")
+    return text + ("; " + ", ".join(context) if context else "") + _quiet_spell(dates, counts)
+
+
+def _quiet_spell(dates: Sequence[str], counts: Sequence[int]) -> str:
+    """``; none on 3 successive images, A to B`` for the longest run of zeros (2 or more)."""
+    zeros = _spells([-c for c in counts], 0)
+    if not zeros or max(counts) == 0:
+        return ""
+    start, end = max(zeros, key=lambda s: s[1] - s[0])
+    if end == start:
+        return ""
+    return f"; none on {end - start + 1} successive images, {dates[start]} to {dates[end]}"
 
 
 def _spells(counts: Sequence[int], threshold: float) -> list[tuple[int, int]]:

@@ -1,7 +1,8 @@
 """Timeline plots of a counted series: one PNG per class (and one for coal heap area).
 
 Counts per image over time, for the whole scene and each area of interest; images left
-out for cloud or nodata are drawn hollow in grey. The sanctions dates (DOMAIN.md) are
+out for cloud or nodata (for heap area: any image more than lightly clouded) are drawn
+hollow in grey. The sanctions dates (DOMAIN.md) are
 marked with vertical lines when they fall in the plotted span, else noted at the edge.
 """
 
@@ -12,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from coalwatch.infer.counting import SceneResult
-from coalwatch.infer.series import MIN_USABLE, Series
+from coalwatch.infer.series import MAX_CLOUD_FOR_AREA, MIN_USABLE, Series
 
 from coalwatch.atomic import atomic_path
 
@@ -34,7 +35,8 @@ def _plot(
     ylabel: str,
     value: Callable[[SceneResult, str | None], float | None],
     out: Path,
-    min_usable: float,
+    keep: Callable[[SceneResult], bool],
+    left_out: str,
 ) -> Path:
     import matplotlib
 
@@ -43,7 +45,7 @@ def _plot(
 
     results = list(series.results)
     xs, dated = _x_values(results)
-    usable = [r.usable_fraction >= min_usable for r in results]
+    usable = [keep(r) for r in results]
     fig, ax = plt.subplots(figsize=(10, 4.2), dpi=110)
     for aoi in [None, *series.aoi_names]:
         ys = [value(r, aoi) for r in results]
@@ -67,7 +69,7 @@ def _plot(
                 facecolors="none",
                 edgecolors="grey",
                 zorder=3,
-                label=f"left out (usable < {min_usable:.0%})",
+                label=left_out,
             )
     if dated and xs:
         _mark_sanctions(ax, min(xs), max(xs))
@@ -128,6 +130,10 @@ def write_timelines(
     """``timeline_<class>.png`` per class and ``timeline_heap_area.png``; returns the paths."""
     out_dir = Path(out_dir)
     paths = []
+
+    def usable(r: SceneResult) -> bool:
+        return r.usable_fraction >= min_usable
+
     for cls in series.classes:
 
         def count(r: SceneResult, aoi: str | None, cls: str = cls) -> float | None:
@@ -135,29 +141,20 @@ def write_timelines(
                 return r.counts[cls]
             return r.aoi_counts[aoi][cls] if aoi in r.aoi_counts else None
 
-        paths.append(
-            _plot(
-                series,
-                f"{cls}: detections per image",
-                "count",
-                count,
-                out_dir / f"timeline_{cls}.png",
-                min_usable,
-            )
-        )
+        out = out_dir / f"timeline_{cls}.png"
+        title = f"{cls}: detections per image"
+        left_out = f"left out (usable < {min_usable:.0%})"
+        paths.append(_plot(series, title, "count", count, out, usable, left_out))
     if series.has_heaps:
 
         def area(r: SceneResult, aoi: str | None) -> float | None:
             return r.heap_area_m2 if aoi is None else r.aoi_heap_area_m2.get(aoi)
 
-        paths.append(
-            _plot(
-                series,
-                "coal heap area per image",
-                "area (m²)",
-                area,
-                out_dir / "timeline_heap_area.png",
-                min_usable,
-            )
-        )
+        def clear(r: SceneResult) -> bool:
+            return usable(r) and r.cloud_fraction <= MAX_CLOUD_FOR_AREA
+
+        out = out_dir / "timeline_heap_area.png"
+        title = "coal heap area per image (dark pixels in heap boxes)"
+        left_out = f"left out (cloud > {MAX_CLOUD_FOR_AREA:.0%} or usable < {min_usable:.0%})"
+        paths.append(_plot(series, title, "area (m²)", area, out, clear, left_out))
     return paths
