@@ -16,6 +16,7 @@ MATERIALS = {
     "coke": (color(66, 64, 60, 56), 1.0),
     "ore": (color(64, 59, 55, 60), 1.0),
     "spoil": (color(150, 140, 124, 150), 0.9),
+    "residue": (color(86, 84, 79, 76), 1.0),
 }
 
 
@@ -34,7 +35,7 @@ class Heap:
 
     @property
     def labelled(self) -> bool:
-        return self.material != "spoil"
+        return self.material not in ("spoil", "residue")
 
 
 def draw_heap(canvas: Canvas, heap: Heap, sun: Sun) -> tuple[ObjectLabel | None, float]:
@@ -76,6 +77,11 @@ def draw_heap(canvas: Canvas, heap: Heap, sun: Sun) -> tuple[ObjectLabel | None,
     tone = (0.4 + 0.7 * shade) * grain
     alpha = np.clip((1 - rho) / 0.06, 0, 1).astype(np.float32)
     sprite = Sprite(grid)
+    if heap.material == "residue":  # a flat, patchy stain: no relief, no dust halo
+        patchy = np.clip(0.55 + 0.35 * rough, 0, 1) * np.clip((1 - rho) / 0.3, 0, 1)
+        sprite.fill(patchy.astype(np.float32), base[:, None, None] * grain[None])
+        sprite.commit(canvas)
+        return None, 0.0
     if heap.material != "spoil":
         dust = np.clip(1 - (rho - 1) * max(hl, hw) / halo, 0, 1) * 0.45 * (rho >= 1)
         sprite.fill(dust.astype(np.float32), base * 1.15)

@@ -102,7 +102,7 @@ def render_scene(
             raw.append(label)
             key = heap.aoi or "other"
             heap_area[key] = heap_area.get(key, 0.0) + area
-        else:
+        elif heap.material == "spoil":
             spoil += area
     for train in contents.trains:
         raw.extend(draw_train(canvas, train, sun))

@@ -56,13 +56,17 @@ def fill_yard(
     rng: np.random.Generator,
     aoi: str | None = None,
 ) -> list[Heap]:
-    """Heaps filling ``slots`` in order up to ``target_m2`` of footprint."""
+    """Heaps filling ``slots`` in order up to ``target_m2`` of footprint; some empty slots
+    keep the dark stain of a reclaimed heap (drawn first, never labelled)."""
     heaps = []
     remaining = target_m2
     c, s = math.cos(yard.angle), math.sin(yard.angle)
+    residues = []
     for slot in slots:
         if remaining < 150:
-            break
+            if rng.random() < 0.5:  # the dark, flat footprint of a reclaimed heap
+                residues.append(_residue(yard, slot, gsd, rng))
+            continue
         area = min(slot_capacity(slot), remaining)
         hw = slot.half_width
         hl = area / (FOOTPRINT * 4 * hw)
@@ -77,7 +81,19 @@ def fill_yard(
         heaps.append(
             Heap((x, y), yard.angle, hl, hw, height, material, slot.seed, aoi or yard.name)
         )
-    return heaps
+    return residues + heaps
+
+
+def _residue(yard: Stockyard, slot: Slot, gsd: float, rng: np.random.Generator) -> Heap:
+    """Coal dust left where a heap stood: a hard negative (dark, flat, unlabelled)."""
+    c, s = math.cos(yard.angle), math.sin(yard.angle)
+    hl = slot.max_half_length * rng.uniform(0.4, 1.0)
+    u = slot.u - slot.max_half_length + hl
+    x = yard.center[0] + (u * c - slot.v * s) / gsd
+    y = yard.center[1] + (u * s + slot.v * c) / gsd
+    return Heap(
+        (x, y), yard.angle, hl, slot.half_width * 0.9, 0.3, "residue", int(rng.integers(1 << 30))
+    )
 
 
 def yard_capacity(slots: list[Slot]) -> float:
