@@ -94,20 +94,15 @@ def lite0_classifier(path: str | Path | None = None) -> nn.Module:
 
 
 def _freeze_bn(module: nn.Module) -> nn.Module:
-    """Replace BatchNorm2d layers by frozen ones, keeping their statistics."""
-    from torchvision.ops.misc import FrozenBatchNorm2d
+    """Replace batch norms by frozen ones, keeping their statistics.
 
-    for name, child in module.named_children():
-        if isinstance(child, nn.BatchNorm2d):
-            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
-            frozen.weight.copy_(child.weight.detach())
-            frozen.bias.copy_(child.bias.detach())
-            frozen.running_mean.copy_(child.running_mean)
-            frozen.running_var.copy_(child.running_var)
-            setattr(module, name, frozen)
-        else:
-            _freeze_bn(child)
-    return module
+    timm's EfficientNet uses ``BatchNormAct2d`` (a ``BatchNorm2d`` subclass with the
+    activation inside): timm's own freezing keeps that activation, a plain
+    ``FrozenBatchNorm2d`` would drop it and leave a linear, exploding trunk.
+    """
+    from timm.layers import freeze_batch_norm_2d
+
+    return freeze_batch_norm_2d(module)
 
 
 class TimmPyramid(nn.Module):
@@ -149,7 +144,7 @@ def efficientnet_lite0_pyramid(
             missing, _ = body.load_state_dict(state, strict=False)
             if [k for k in missing if not k.endswith("num_batches_tracked")]:
                 raise CoalwatchError(f"EfficientNet-Lite0 features miss tensors: {missing[:3]}")
-        _freeze_bn(body)
+        body = _freeze_bn(body)
     if trainable_layers is not None:
         blocks = list(body.blocks.children())
         frozen = [body.conv_stem, body.bn1, *blocks[: max(len(blocks) - trainable_layers, 0)]]
