@@ -12,6 +12,7 @@ is written to ``bench_out/all.json`` (each script also writes its own JSON).
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -84,13 +85,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         record["ships"] = ships.main(ship_args)
     if "memory" not in skip and (HERE / "count_scene.py").is_file():
         _banner("Memory: counting a 20,000 x 20,000 px scene")
-        done = subprocess.run(
-            [sys.executable, str(HERE / "count_scene.py"), "--model", str(args.model)],
-            capture_output=True,
-            text=True,
-        )
+        memory_json = args.out / "memory.json"
+        command = [
+            sys.executable,
+            str(HERE / "count_scene.py"),
+            "--model",
+            str(args.model),
+            "--out",
+            str(memory_json),
+        ]
+        if args.quick:
+            command += ["--sizes", "5000"]
+        done = subprocess.run(command, capture_output=True, text=True)
         print(done.stdout + (done.stderr[-2000:] if done.returncode else ""))
-        record["memory"] = {"returncode": done.returncode, "output": done.stdout[-4000:]}
+        record["memory"] = (
+            json.loads(memory_json.read_text())
+            if done.returncode == 0 and memory_json.is_file()
+            else {"returncode": done.returncode, "stderr": done.stderr[-2000:]}
+        )
     record["minutes"] = round((time.perf_counter() - started) / 60, 1)
     write_json(args.out / "all.json", record)
     print(f"\nall benchmarks in {record['minutes']} min; wrote {args.out / 'all.json'}")
