@@ -78,6 +78,41 @@ def make_scene(path: Path, size: int, gsd: float, cache: Path) -> Path:
     return path
 
 
+def null_model(path: Path, tile: int = 512, gsd: float = 1.0) -> Path:
+    """An ONNX "detector" that finds nothing: times the pipeline without a network."""
+    import onnx
+    from coalwatch.infer.metadata import METADATA_KEY, ModelMetadata
+    from coalwatch.labels.taxonomy import load_taxonomy
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value, name))
+        for name, value in (
+            ("boxes", np.zeros((0, 4), np.float32)),
+            ("labels", np.zeros(0, np.int64)),
+            ("scores", np.zeros(0, np.float32)),
+        )
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "null",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [3, None, None])],
+        [
+            helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [0, 4]),
+            helper.make_tensor_value_info("labels", TensorProto.INT64, [0]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, [0]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    meta = ModelMetadata(
+        taxonomy=load_taxonomy().to_dict(), tile_size=tile, tile_overlap=64, gsd_m=gsd
+    )
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, meta.to_json()
+    onnx.save(model, path)
+    return path
+
+
 def count_once(scene: str, model: str, threads: int) -> dict:
     """Count one scene in this process; report time, tiles and peak RSS."""
     from coalwatch.infer.counting import CountOptions, count_scene
@@ -101,7 +136,9 @@ def count_once(scene: str, model: str, threads: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
+    parser.add_argument(
+        "--model", required=True, help="ONNX model, or 'null' (finds nothing: the pipeline alone)"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path("bench/.cache"))
@@ -113,9 +150,11 @@ def main() -> None:
         return
     from coalwatch.infer.metadata import read_metadata
 
+    args.cache.mkdir(parents=True, exist_ok=True)
+    if args.model == "null":
+        args.model = str(null_model(args.cache / "null.onnx"))
     meta = read_metadata(args.model)
     gsd = meta.gsd_m or 1.0
-    args.cache.mkdir(parents=True, exist_ok=True)
     results = []
     for size in args.sizes:
         t0 = time.perf_counter()

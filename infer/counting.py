@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
 from affine import Affine
 from coalwatch.infer.aoi import AreasOfInterest, load_aois
 from coalwatch.infer.detections import Detections
@@ -47,6 +48,8 @@ class CountOptions:
     aoi_path: str | None = None
     edge_px: float = 2.0  # model pixels from an interior tile edge that make a box "cut"
     heap_class: str = HEAP_CLASS
+    # GDAL's block cache; its default (5% of RAM) grows with the scene, this keeps it flat
+    gdal_cache_mb: int = 256
 
 
 @dataclass
@@ -169,7 +172,10 @@ def count_scene(
     meta = detector.metadata
     if aois is None and options.aoi_path:
         aois = load_aois(options.aoi_path)
-    with Scene(scene_path, meta.bands, Scaling.from_dict(meta.scaling)) as scene:
+    with (
+        rasterio.Env(GDAL_CACHEMAX=options.gdal_cache_mb),
+        Scene(scene_path, meta.bands, Scaling.from_dict(meta.scaling)) as scene,
+    ):
         dets, total, read, valid_fraction = _detect_tiles(scene, detector, options, progress)
         result = scene_result(
             scene, dets, meta.taxonomy_obj, aois, valid_fraction, options.heap_class
