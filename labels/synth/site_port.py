@@ -24,6 +24,7 @@ from coalwatch.labels.synth.structures import (
 DEFAULTS = {
     "style": "random",  # piers | quay | random
     "berths": 3,
+    "pier_width_m": [70, 110],
     "siding_tracks": [3, 5],
     "berth_occupancy": [0.2, 1.0],
     "anchored": [0, 3],
@@ -57,7 +58,7 @@ def build_port(
     frame = Frame(origin, angle, gsd)
     spacing = rng.uniform(250, 330)
     pier_len = rng.uniform(240, 330)
-    pier_w = rng.uniform(70, 110)
+    pier_w = rng.uniform(*params["pier_width_m"])
     span = spacing * (n_berths - 1) + (pier_w if style == "piers" else 240)
     half = span / 2 + 120
     back = rng.uniform(300, 380)
@@ -96,13 +97,13 @@ def build_port(
             normal = (side * math.cos(angle), side * math.sin(angle))
             berths.append(Berth(name, qp, angle + math.pi / 2, normal, pier_len))
             aois[name] = frame.rect(edge_u, 0, edge_u + side * 45, pier_len + 30)
-            yard_u = uc - side * pier_w * 0.12
+            yard_u = uc - side * 10.0  # clear of the spur track on the berth side
             yard = Stockyard(
                 f"pier_{i + 1}",
                 frame.px(yard_u, pier_len * 0.5),
                 angle + math.pi / 2,
                 pier_len * 0.42,
-                pier_w * 0.3,
+                pier_w / 2 - 17,
                 2,
             )
             yards.append(yard)
