@@ -13,7 +13,13 @@ from coalwatch.labels.synth.noise import angular_noise, fractal_noise, noise_1d
 from coalwatch.labels.synth.paths import Polyline, smooth_path, stroke
 from coalwatch.labels.synth.rail import Track, paint_track
 from coalwatch.labels.synth.sky import Sun
-from coalwatch.labels.synth.structures import Building, draw_buildings, draw_road, draw_surface
+from coalwatch.labels.synth.structures import (
+    Building,
+    draw_buildings,
+    draw_road,
+    draw_surface,
+    draw_vehicles,
+)
 
 DEFAULTS = {
     "loading_tracks": [3, 5],
@@ -153,7 +159,9 @@ def build_mine(params: dict, rng: np.random.Generator, width: int, height: int, 
             d = np.array(end) - centre
             reach = 1.12 * max(pit_a, pit_b) / gsd
             rim = tuple(centre + d / max(np.hypot(*d), 1e-6) * min(reach, np.hypot(*d) * 0.5))
-            stroke(canvas, smooth_path(rim, end, prng.normal(0, 60) / gsd), 14, HAUL, soft_m=2)
+            haul = smooth_path(rim, end, prng.normal(0, 60) / gsd)
+            stroke(canvas, haul, 14, HAUL, soft_m=2)
+            draw_vehicles(canvas, haul, int(prng.integers(0, 4)), prng, sun, kinds=("haul",))
         draw_surface(
             canvas, prng, frame.px(0.1 * extent, rail_v - 30), angle, 0.42 * extent, 60, "yard", 0.2
         )

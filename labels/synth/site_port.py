@@ -18,6 +18,7 @@ from coalwatch.labels.synth.structures import (
     draw_loader,
     draw_road,
     draw_surface,
+    draw_vehicles,
     village,
 )
 
@@ -166,7 +167,10 @@ def build_port(
         draw_surface(canvas, prng, frame.px(0, -back / 2), angle, half + 30, back / 2, "dirt", 0.1)
         draw_surface(canvas, prng, frame.px(0, -20), angle, half, 20, "concrete", 0.1)
         for v in (-back + 80, -back / 2 + 10):  # internal roads of the port zone
-            draw_road(canvas, Polyline([frame.px(-half, v), frame.px(half, v)]), 7)
+            lane = Polyline([frame.px(-half, v), frame.px(half, v)])
+            draw_road(canvas, lane, 7)
+            draw_vehicles(canvas, lane, int(prng.integers(2, 12)), prng, sun,
+                          kinds=("truck", "truck", "car"))  # fmt: skip
         for u in np.linspace(-half + 40, half - 40, int(prng.integers(3, 6))):
             draw_road(canvas, Polyline([frame.px(u, -back), frame.px(u, -45)]), 6)
         for yard in yards:

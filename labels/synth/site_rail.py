@@ -17,6 +17,7 @@ from coalwatch.labels.synth.structures import (
     draw_buildings,
     draw_road,
     draw_surface,
+    draw_vehicles,
     village,
 )
 
@@ -91,6 +92,12 @@ def build_rail_crossing(
     road_v = -y_side * rng.uniform(45, 80)
 
     dry = (water < 0.05).astype(np.float32)
+    # farm tracks keep off the railway corridor (yard, main lines and their embankment)
+    in_yard = (np.abs(v_grid - y_side * (yard_half_w - 8)) < yard_half_w + 12) & (
+        (u_grid > u_lo - 120) & (u_grid < u_hi + 120)
+    )
+    corridor = in_yard | (np.abs(v_grid + y_side * 2.2) < 14)
+    farm = dry * ~corridor
 
     def paint(canvas: Canvas, prng: np.random.Generator, sun: Sun) -> None:
         yard_c = frame.px((u_lo + u_hi) / 2, y_side * (yard_half_w - 8))
@@ -118,10 +125,14 @@ def build_rail_crossing(
             soft_m=2,
         )
         draw_road(canvas, road, 8)
+        # lorries queue for the border bridge, other traffic along the road
+        draw_vehicles(canvas, road, int(prng.integers(5, 30)), prng, sun, dry, queue=True,
+                      kinds=("truck",))  # fmt: skip
+        draw_vehicles(canvas, road, int(prng.integers(3, 15)), prng, sun, dry)
         for _ in range(int(prng.integers(2, 5))):
             start = frame.px(prng.uniform(-extent, extent) * 0.8, road_v)
             end = frame.px(prng.uniform(-extent, extent), -y_side * prng.choice([-1, 1]) * extent)
-            draw_road(canvas, smooth_path(start, end, prng.normal(0, 50) / gsd), 5, "dirt", dry)
+            draw_road(canvas, smooth_path(start, end, prng.normal(0, 50) / gsd), 5, "dirt", farm)
         plat_u = (u_lo + u_hi) / 2
         draw_surface(canvas, prng, frame.px(plat_u, -y_side * 9.5), angle, 120, 3, "concrete")
         station = [

@@ -182,3 +182,81 @@ def draw_loader(
         sprite = Sprite(grid)
         sprite.fill(edge(sd_box(grid.u, grid.v, 0, 0, 5, 5), grid), color(150, 140, 100))
         sprite.commit(canvas)
+
+
+VEHICLES = {  # kind -> (length range m, width m, height m)
+    "car": ((4.2, 4.9), 1.8, 1.5),
+    "truck": ((8.0, 16.5), 2.5, 3.6),
+    "bus": ((10.5, 12.0), 2.5, 3.2),
+    "haul": ((9.0, 11.0), 5.0, 5.0),
+}
+PAINTS = [(190, 60, 50), (60, 90, 150), (210, 210, 205), (70, 110, 70), (200, 170, 60),
+          (120, 120, 118), (40, 40, 42)]  # fmt: skip
+
+
+def draw_vehicles(
+    canvas: Canvas,
+    line: Polyline,
+    count: int,
+    rng: np.random.Generator,
+    sun: Sun,
+    land: np.ndarray | None = None,
+    queue: bool = False,
+    kinds: tuple[str, ...] = ("car", "truck", "truck", "bus"),
+) -> None:
+    """Road traffic (unlabelled; trucks in a queue look like a short train: hard negatives).
+
+    ``queue``: the vehicles stand bumper to bumper from a random point, as at a border post.
+    """
+    gsd = canvas.gsd
+    s = rng.uniform(0, line.length_px * 0.7)
+    for _ in range(count):
+        kind = str(kinds[rng.integers(len(kinds))])
+        (lo, hi), width, height = VEHICLES[kind]
+        length = float(rng.uniform(lo, hi))
+        if queue:
+            s += (length + rng.uniform(1.5, 4.0)) / gsd
+        else:
+            s = rng.uniform(0, line.length_px)
+        if s > line.length_px:
+            break
+        (x, y), heading = line.at(s)
+        lane = (1 if rng.random() < 0.5 else -1) * 1.8 / gsd
+        x, y = float(x - np.sin(heading) * lane), float(y + np.cos(heading) * lane)
+        if land is not None:
+            xi, yi = int(np.clip(x, 0, canvas.width - 1)), int(np.clip(y, 0, canvas.height - 1))
+            if land[yi, xi] < 0.5:
+                continue
+        _vehicle(canvas, (x, y), float(heading), kind, length, width, height, sun, rng)
+
+
+def _vehicle(canvas, center, angle, kind, length, width, height, sun, rng) -> None:
+    gsd = canvas.gsd
+    hl, hw = length / 2, width / 2
+    dx, dy = sun.shadow_px(height, gsd)
+    reach = math.hypot(dx, dy) * gsd
+    grid = object_grid(canvas, center, angle, hl + reach, hw + reach)
+    if grid is not None:
+        c, s = math.cos(angle), math.sin(angle)
+        su, sv = (dx * c + dy * s) * gsd, (-dx * s + dy * c) * gsd
+        cover = swept_cover(lambda u, v: sd_box(u, v, 0, 0, hl, hw), grid, su, sv)
+        cast_shadow(canvas, grid, cover, 0.5)
+    grid = object_grid(canvas, center, angle, hl, hw, 3 if gsd > 0.4 else 2)
+    if grid is None:
+        return
+    sprite = Sprite(grid)
+    paint = color(*PAINTS[rng.integers(len(PAINTS))]) * np.float32(rng.uniform(0.85, 1.1))
+    if kind == "haul":
+        paint = color(190, 160, 50)
+    body = edge(sd_box(grid.u, grid.v, 0, 0, hl, hw), grid)
+    if kind == "truck":  # cab at the front, a box or tarp trailer behind
+        trailer = color(*PAINTS[rng.integers(len(PAINTS))])
+        sprite.fill(body, trailer)
+        cab = edge(sd_box(grid.u, grid.v, hl - 1.2, 0, 1.2, hw), grid)
+        sprite.fill(cab, paint)
+    else:
+        sprite.fill(body, paint)
+        if kind == "car":
+            glass = edge(sd_box(grid.u, grid.v, 0.3, 0, 0.9, hw - 0.25), grid)
+            sprite.fill(glass, color(40, 44, 50))
+    sprite.commit(canvas)
