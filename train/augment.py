@@ -31,7 +31,8 @@ class AugmentConfig:
     rotate90: float = 0.5
     scale: float = 0.3  # probability of a scale jitter
     scale_range: tuple[float, float] = (0.8, 1.25)
-    crop: bool = True  # random crop (padding when smaller) to the tile size in training
+    crop: bool = True  # random crop (padding when smaller) in training
+    crop_size: int | None = None  # None: the model's tile size
     min_visibility: float = 0.4  # share of a cropped box that must stay in the chip
     brightness_contrast: float = 0.4
     brightness_limit: float = 0.2
@@ -82,11 +83,12 @@ def build_transforms(cfg: AugmentConfig | None, tile_size: int, train: bool) -> 
         limit = (lo - 1.0, hi - 1.0)
         steps.append(strict(A.RandomScale, scale_limit=limit, interpolation=1, p=cfg.scale))
     if cfg.crop:
+        size = cfg.crop_size or tile_size
         steps.append(
             strict(
                 A.RandomCrop,
-                height=tile_size,
-                width=tile_size,
+                height=size,
+                width=size,
                 pad_if_needed=True,
                 border_mode=cv2.BORDER_CONSTANT,
                 fill=0,

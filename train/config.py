@@ -34,6 +34,7 @@ class SyntheticData:
     val_scenes: int = 1  # per scenario
     seed: int = 0
     gsd: float | None = None  # None: the scenario's own GSD
+    size_px: list[int] | None = None  # [width, height] at the scenario's GSD; None: its own
     chip_size: int = 512
     chip_overlap: int = 128
     empty_share: float = 0.1

@@ -4,11 +4,15 @@ reads at the operating point: precision, recall and F1 at the default score thre
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import torch
 from torchmetrics.detection import MeanAveragePrecision
 from torchvision.ops import box_iou
+
+# faster_coco_eval prints its summary table at INFO level on every validation
+logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)
 
 
 def match_count(

@@ -4,6 +4,7 @@ are held-out layouts, not other chips of the training scenes."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -15,10 +16,14 @@ log = logging.getLogger(__name__)
 VAL_SEED_OFFSET = 100_000
 
 
-def _render(scenario: str, out: Path, seed: int, count: int, gsd: float | None) -> list[Path]:
-    from coalwatch.labels.synth import render_scenario
+def _render(cfg: SyntheticData, scenario: str, out: Path, seed: int, count: int) -> list[Path]:
+    from coalwatch.labels.synth import load_scenario, render_scenario
 
-    return list(render_scenario(scenario, out, seed=seed, count=count, gsd=gsd))
+    loaded = load_scenario(scenario)
+    if cfg.size_px:
+        width, height = cfg.size_px
+        loaded = dataclasses.replace(loaded, size_px=(int(width), int(height)))
+    return list(render_scenario(loaded, out, seed=seed, count=count, gsd=cfg.gsd))
 
 
 def _rename(tif: Path, dest: Path, name: str) -> Path:
@@ -45,7 +50,7 @@ def render_scenes(cfg: SyntheticData, scenes_dir: Path) -> tuple[list[Path], lis
                 continue
             raw = scenes_dir / f".raw-{split}-{k}"
             log.info("rendering %d %s scene(s) of %s", count, split, scenario)
-            for i, tif in enumerate(_render(scenario, raw, seed, count, cfg.gsd)):
+            for i, tif in enumerate(_render(cfg, scenario, raw, seed, count)):
                 name = f"{split}-{Path(scenario).stem}-{i:03d}"
                 paths.append(_rename(tif, scenes_dir, name))
                 if split == "val":

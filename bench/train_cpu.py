@@ -1,0 +1,148 @@
+"""Benchmark of the CPU default: train ``configs/cpu.yaml`` and score it on held-out layouts.
+
+The run trains as ``coalwatch train --config cpu`` does (it renders its own synthetic set),
+timed from start to finish, data synthesis included. The best checkpoint is then scored on a
+separate test set: scenes of the same scenarios rendered with seeds that neither training
+nor validation used (held-out layouts), cut into chips the same way. Machine load (1-minute
+load average, sampled every 10 s) is recorded, since this machine may be shared.
+
+    .venv/bin/python bench/train_cpu.py [--config cpu] [--out bench_out/train_cpu] [KEY=VALUE ...]
+
+Prints a JSON summary and writes it to OUT/benchmark.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+TEST_SEED_OFFSET = 500_000
+
+
+class LoadSampler(threading.Thread):
+    """Samples the 1-minute load average every ``period`` seconds."""
+
+    def __init__(self, period: float = 10.0) -> None:
+        super().__init__(daemon=True)
+        self.period = period
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(os.getloadavg()[0])
+            self._stop.wait(self.period)
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self.join()
+        s = self.samples or [os.getloadavg()[0]]
+        return {"mean": round(statistics.mean(s), 2), "max": round(max(s), 2)}
+
+
+def make_test_chips(run_config, out: Path) -> Path:
+    """Held-out scenes (unused seeds) chipped like the training set."""
+    from dataclasses import replace
+
+    from coalwatch.train.synthetic import synthesise_chips
+
+    synthetic = run_config.data.synthetic
+    test_cfg = replace(
+        synthetic,
+        seed=synthetic.seed + TEST_SEED_OFFSET,
+        train_scenes=1,  # chips needs a train split; these chips are scored too
+        val_scenes=max(synthetic.val_scenes, 2),
+        empty_share=synthetic.empty_share,
+    )
+    synthesise_chips(test_cfg, run_config.data.taxonomy, out, progress=False)
+    return out
+
+
+def score(checkpoint: Path, chips: Path, threads: int) -> dict[str, float]:
+    """mAP, mAP50, per-class AP and the operating point of ``checkpoint`` on every chip."""
+    import torch
+    from coalwatch.model.checkpoint import load_detector
+    from coalwatch.train.datamodule import ChipDataModule, check_chip_folder
+    from coalwatch.train.metrics import DetectionMetrics
+
+    torch.set_num_threads(threads)
+    model, config, taxonomy = load_detector(checkpoint)
+    splits = check_chip_folder(chips, taxonomy)
+    data = ChipDataModule(splits, config["detector"]["tile_size"], None, batch_size=4)
+    metrics = DetectionMetrics(taxonomy.classes, config["inference"]["score_threshold"])
+    with torch.no_grad():
+        for split in ("train", "val"):
+            for images, targets in data.dataset_loader(split):
+                metrics.update(model(images), targets)
+    values = metrics.compute()
+    values["test_chips"] = sum(len(s.records) for s in splits.values())
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="cpu")
+    parser.add_argument("--out", default="bench_out/train_cpu")
+    parser.add_argument("--skip-train", action="store_true", help="score an existing run")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args(argv)
+
+    from coalwatch.train.config import load_run_config
+    from coalwatch.train.run import train
+
+    from coalwatch.resources import resolve_config
+
+    out = Path(args.out)
+    run_dir = out / "run"
+    config_path = resolve_config(args.config, "")
+    run_config, resolved = load_run_config(config_path, args.overrides)
+    load = LoadSampler()
+    load.start()
+    start = time.perf_counter()
+    if not args.skip_train:
+        train(run_config, resolved, run_dir, overwrite=True)
+    train_minutes = (time.perf_counter() - start) / 60
+    test_dir = out / "test_chips"
+    if not (test_dir / "train.json").is_file():
+        shutil.rmtree(test_dir, ignore_errors=True)
+        make_test_chips(run_config, test_dir)
+    threads = run_config.trainer.num_threads or 2
+    result = score(run_dir / "best.ckpt", test_dir, threads)
+    run_metrics = json.loads((run_dir / "metrics.json").read_text())
+    summary = {
+        "config": str(config_path),
+        "overrides": args.overrides,
+        "backbone": run_config.model.backbone,
+        "train_minutes_wall": None if args.skip_train else round(train_minutes, 2),
+        "train_seconds_in_batches": run_metrics.get("train_seconds"),
+        "train_images_per_second": run_metrics.get("train_images_per_second"),
+        "epochs": run_metrics.get("epochs"),
+        "global_step": run_metrics.get("global_step"),
+        "val_best": {k: run_metrics["best"].get(k) for k in ("epoch", "mAP50", "mAP", "f1")},
+        "test": {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": threads,
+            "load_average_1min": load.stop(),
+            "python": platform.python_version(),
+        },
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
