@@ -145,7 +145,7 @@ class Sprite:
     def commit(self, canvas: Canvas) -> np.ndarray:
         """Composite onto the canvas; returns the pixel-level coverage (h, w)."""
         g = self.grid
-        premult = block_mean(self.color * self.alpha[None], g.ss)
+        premult = block_mean(self.color, g.ss)  # colour is kept premultiplied
         alpha = block_mean(self.alpha, g.ss)
         window = canvas.bands[:, g.y0 : g.y0 + g.h, g.x0 : g.x0 + g.w]
         window *= 1.0 - alpha[None]

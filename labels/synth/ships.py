@@ -38,6 +38,7 @@ class Ship:
     seed: int
     berth: str | None = None
     loaded_cargo: bool = False
+    underway: bool = False
 
     @property
     def cls(self) -> str:
@@ -56,6 +57,7 @@ def random_ship(rng: np.random.Generator, kind: str, center, angle: float, berth
     else:
         length = float(rng.uniform(8, 20))
         beam = length * float(rng.uniform(0.25, 0.33))
+    underway = kind in ("boat", "tug") and berth is None and rng.random() < 0.5
     return Ship(
         kind,
         center,
@@ -65,7 +67,27 @@ def random_ship(rng: np.random.Generator, kind: str, center, angle: float, berth
         int(rng.integers(1 << 30)),
         berth,
         bool(rng.random() < 0.5),
+        underway,
     )
+
+
+def _wake(canvas: Canvas, ship: Ship, rng: np.random.Generator) -> None:
+    """Foam behind a vessel under way: a turbulent centre trail and two Kelvin arms."""
+    hl, hw = ship.length / 2, ship.beam / 2
+    length = ship.length * rng.uniform(2.5, 6.0)
+    grid = object_grid(canvas, ship.center, ship.angle, hl + length, hw + length * 0.4, 1)
+    if grid is None:
+        return
+    u, v = grid.u, grid.v
+    d = -(u + hl * 0.8)
+    behind = (d > 0).astype(np.float32)
+    arms = np.exp(-(((np.abs(v) - d * 0.36) / (0.8 + 0.04 * d)) ** 2))
+    trail = np.exp(-((v / (hw * 0.7 + 0.06 * np.maximum(d, 0))) ** 2))
+    fade = np.exp(-np.maximum(d, 0) / (length * 0.35))
+    foam = np.clip(0.7 * trail + 0.22 * arms, 0, 1) * fade * behind
+    sprite = Sprite(grid)
+    sprite.fill((0.6 * foam).astype(np.float32), color(150, 165, 165, 60))
+    sprite.commit(canvas)
 
 
 def _hull_halfwidth(u: np.ndarray, hl: float, hw: float, bow: float, stern: float):
@@ -184,6 +206,8 @@ def _small(canvas: Canvas, ship: Ship, sun: Sun, rng: np.random.Generator) -> np
         return _hull_sd(u, v, hl, hw, bow, stern)
 
     height = {"barge": 2.5, "tug": 7.0}.get(ship.kind, 2.0)
+    if ship.underway:
+        _wake(canvas, ship, rng)
     _shadow(canvas, ship, sun, [(height, hull)], 0.45)
     grid = object_grid(canvas, ship.center, ship.angle, hl + 1, hw + 1, supersampling(canvas.gsd))
     if grid is None:
@@ -220,6 +244,8 @@ def draw_ship(canvas: Canvas, ship: Ship, sun: Sun) -> ObjectLabel:
         "length_m": round(ship.length, 1),
         "beam_m": round(ship.beam, 1),
     }
+    if ship.underway:
+        attrs["underway"] = True
     if ship.berth:
         attrs["berth"] = ship.berth
         attrs["aoi"] = ship.berth
