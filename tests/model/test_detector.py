@@ -45,7 +45,12 @@ def test_anchors_cover_ore_cars_to_ships() -> None:
 )
 def test_backbones_train_step_and_predict(backbone: str, extra: dict) -> None:
     torch.manual_seed(0)
-    model = build_detector(DetectorConfig(backbone=backbone, tile_size=64, **extra))
+    small = {"rpn_pre_nms_top_n_train": 128, "rpn_post_nms_top_n_train": 64}
+    small |= {"rpn_pre_nms_top_n_test": 128, "rpn_post_nms_top_n_test": 64}
+    cfg = DetectorConfig(
+        backbone=backbone, tile_size=64, box_batch_size_per_image=32, **small, **extra
+    )
+    model = build_detector(cfg)
     target = {"boxes": torch.tensor([[8.0, 10.0, 40.0, 20.0]]), "labels": torch.tensor([2])}
     losses = model([torch.rand(3, 64, 64)], [target])
     assert set(losses) == {"loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg"}
