@@ -73,20 +73,19 @@ def detail_window(objects: list[ObjectLabel], shape, size: int) -> tuple[int, in
     return x0, y0
 
 
-def overview_and_detail(data: np.ndarray, objects: list[ObjectLabel], panel: int) -> np.ndarray:
+def overview_and_detail(
+    data: np.ndarray, objects: list[ObjectLabel], panel: int, zoom: int = 1
+) -> np.ndarray:
     """Two panels side by side: the whole scene downscaled with the ground truth drawn, and
     a full-resolution window where the objects are, as the sensor saw it."""
     overview = render_preview(data, objects, panel)
     h, w = data.shape[1:]
-    x0, y0 = detail_window(objects, (h, w), panel)
-    crop = data[:, y0 : y0 + panel, x0 : x0 + panel]
-    shifted = [
-        ObjectLabel(o.cls, (o.box[0] - x0, o.box[1] - y0, o.box[2] - x0, o.box[3] - y0),
-                    o.attributes)
-        for o in objects
-        if o.box[2] > x0 and o.box[0] < x0 + panel and o.box[3] > y0 and o.box[1] < y0 + panel
-    ]  # fmt: skip
-    detail = render_preview(crop, shifted, panel, boxes=False)
+    size = panel // zoom
+    x0, y0 = detail_window(objects, (h, w), size)
+    crop = data[:, y0 : y0 + size, x0 : x0 + size]
+    if zoom > 1:  # nearest-neighbour enlargement: pixels stay pixels
+        crop = crop.repeat(zoom, axis=1).repeat(zoom, axis=2)
+    detail = render_preview(crop, [], panel, boxes=False)
     out = np.full(
         (max(overview.shape[0], detail.shape[0]), overview.shape[1] + 8 + detail.shape[1], 3),
         255,
@@ -105,13 +104,14 @@ def write_preview(
     palette: bool = False,
     boxes: bool = True,
     detail: bool = False,
+    zoom: int = 1,
 ) -> Path:
     """Write a preview PNG (``palette``: 160-colour, for small committed files; ``detail``:
-    add a full-resolution panel beside the overview)."""
+    add a full-resolution panel beside the overview, enlarged ``zoom`` times)."""
     from PIL import Image
 
     if detail:
-        pixels = overview_and_detail(data, objects if boxes else [], max_px)
+        pixels = overview_and_detail(data, objects if boxes else [], max_px, zoom)
     else:
         pixels = render_preview(data, objects, max_px, boxes)
     image = Image.fromarray(pixels)

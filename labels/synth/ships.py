@@ -161,6 +161,7 @@ def _bulk(canvas: Canvas, ship: Ship, sun: Sun, rng: np.random.Generator) -> np.
     open_hatches = rng.random(n_hatch) < (0.35 if ship.berth else 0.0)
     light = sun.light_vector()
     across_light = light[0] * -math.sin(ship.angle) + light[1] * math.cos(ship.angle)
+    geared = ship.length < 200 and rng.random() < 0.6
     for k in range(n_hatch):
         cu = first + pitch * (k + 0.5)
         hatch_sd = sd_box(u, v, cu, 0, pitch * 0.36, hw * 0.62)
@@ -175,9 +176,16 @@ def _bulk(canvas: Canvas, ship: Ship, sun: Sun, rng: np.random.Generator) -> np.
                 * (1 + 0.1 * rng.standard_normal(u.shape))[None],
             )
         else:
-            sp.fill(top, color(*hatch)[:, None, None] * ridge[None])
-        if k < n_hatch - 1 and rng.random() < 0.55 and ship.length < 200:
-            post = edge(np.hypot(u - cu - pitch / 2, v - hw * 0.1) - 1.4, grid)
+            panels = 1 - 0.07 * (np.abs(((u - cu) % 2.2) - 1.1) < 0.12)  # transverse seams
+            sp.fill(top, color(*hatch)[:, None, None] * (ridge * panels)[None])
+            seam = edge(np.abs(v) - 0.15, grid) * top
+            sp.fill(seam, color(*(hatch * 0.6)))
+        if geared and k < n_hatch - 1:  # deck crane: pedestal and a jib stowed fore or aft
+            pu = cu + pitch / 2
+            post = edge(np.hypot(u - pu, v - hw * 0.1) - 1.4, grid)
+            jib_dir = 1 if k % 2 == 0 else -1
+            jib = edge(sd_box(u, v, pu + jib_dir * 11, hw * 0.1, 11, 0.5), grid)
+            sp.fill(jib, color(205, 195, 170))
             sp.fill(post, color(200, 190, 170))
     # accommodation block, funnel and bridge wings at the stern
     sp.fill(
