@@ -173,7 +173,8 @@ def count_scene(
     if aois is None and options.aoi_path:
         aois = load_aois(options.aoi_path)
     with (
-        rasterio.Env(GDAL_CACHEMAX=options.gdal_cache_mb),
+        # an int GDAL_CACHEMAX is bytes (a string would be MB): 256 alone is a 256-byte cache
+        rasterio.Env(GDAL_CACHEMAX=options.gdal_cache_mb * 1024 * 1024),
         Scene(scene_path, meta.bands, Scaling.from_dict(meta.scaling)) as scene,
     ):
         dets, total, read, valid_fraction = _detect_tiles(scene, detector, options, progress)
