@@ -61,24 +61,27 @@ def build_rail_crossing(
 
     n_tracks = int(rng.integers(params["yard_tracks"][0], params["yard_tracks"][1] + 1))
     near_bank = river_u - side * (river_w / 2 + min(60, 0.08 * short))
-    far_end = -side * 0.48 * short
+    curved = rng.random() < 0.5  # a shorter yard, the main line curving away beyond it
+    far_end = -side * (rng.uniform(-0.05, 0.15) if curved else 0.48) * short
     u_lo, u_hi = sorted((near_bank, far_end))
     link = min(70.0, 0.08 * short)
     y_side = 1 if rng.random() < 0.5 else -1
     spacing = rng.uniform(4.8, 5.6)
+    u_curve = far_end - side * (link * (1 + 0.4 * (n_tracks - 1)) + 20)
+    radius = rng.uniform(250, 600) * (1 if rng.random() < 0.5 else -1)
+
+    def main_offset(u):
+        """Sideways offset (m) of the main line at ``u``: straight, then a curve."""
+        beyond = np.maximum(-side * (np.asarray(u, np.float32) - u_curve), 0)
+        return beyond * beyond / (2 * radius) if curved else beyond * 0
+
+    def main_line(v_off: float) -> Polyline:
+        us = np.linspace(-extent, extent, 240)
+        return Polyline([frame.px(u, v_off + float(main_offset(u))) for u in us])
+
     tracks = [
-        Track(
-            "main_1",
-            Polyline([frame.px(-extent, 0), frame.px(extent, 0)]).resampled(8 / gsd),
-            "main",
-        ),
-        Track(
-            "main_2",
-            Polyline([frame.px(-extent, -y_side * 4.5), frame.px(extent, -y_side * 4.5)]).resampled(
-                8 / gsd
-            ),
-            "main",
-        ),
+        Track("main_1", main_line(0.0).resampled(8 / gsd), "main"),
+        Track("main_2", main_line(-y_side * 4.5).resampled(8 / gsd), "main"),
     ]
     for k in range(n_tracks):
         lk = link * (1 + 0.4 * k)
@@ -96,7 +99,7 @@ def build_rail_crossing(
     in_yard = (np.abs(v_grid - y_side * (yard_half_w - 8)) < yard_half_w + 12) & (
         (u_grid > u_lo - 120) & (u_grid < u_hi + 120)
     )
-    corridor = in_yard | (np.abs(v_grid + y_side * 2.2) < 14)
+    corridor = in_yard | (np.abs(v_grid - main_offset(u_grid) + y_side * 2.2) < 14)
     farm = dry * ~corridor
 
     def paint(canvas: Canvas, prng: np.random.Generator, sun: Sun) -> None:
@@ -104,7 +107,7 @@ def build_rail_crossing(
         draw_surface(
             canvas, prng, yard_c, angle, (u_hi - u_lo) / 2 + 40, yard_half_w + 4, "gravel", 0.18
         )
-        rail_bed = Polyline([frame.px(-extent, -y_side * 2.2), frame.px(extent, -y_side * 2.2)])
+        rail_bed = main_line(-y_side * 2.2)
         stroke(canvas, rail_bed, 16, color(132, 124, 112, 120), soft_m=3)
         # bridge over the river: shadow on the water, deck, piers
         bridge_u0, bridge_u1 = river_u - river_w, river_u + river_w
