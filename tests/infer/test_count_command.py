@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from coalwatch.infer.counting import count_scene
 
+from coalwatch.cli import main
+
 from .scenes import write_scene
 
 CARS_PER_DATE = {"2018-02-04": 14, "2018-02-08": 16, "2018-02-12": 15, "2018-03-01": 3}
@@ -95,7 +97,7 @@ def _onnx_without_metadata(path: Path) -> Path:
     return path
 
 
-def test_bad_inputs_exit_2_with_one_line_and_no_outputs(trained_onnx, series_dir, tmp_path):
+def test_bad_inputs_exit_2_with_one_line_and_no_outputs(trained_onnx, series_dir, tmp_path, capsys):
     scene = str(series_dir / "site_2018-02-04.tif")
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(trained_onnx.read_bytes()[:5000])
@@ -114,8 +116,18 @@ def test_bad_inputs_exit_2_with_one_line_and_no_outputs(trained_onnx, series_dir
     ]
     for args, expected in cases:
         out = tmp_path / "out"
-        done = run_cli("count", *args, "--out", str(out), "--quiet", cwd=tmp_path)
-        assert done.returncode == 2, (args, done.stderr)
-        errors = [line for line in done.stderr.splitlines() if "error:" in line]
-        assert len(errors) == 1 and expected in errors[0], done.stderr
+        assert main(["count", *args, "--out", str(out), "--quiet"]) == 2, args
+        stderr = capsys.readouterr().err
+        errors = [line for line in stderr.splitlines() if "error:" in line]
+        assert len(errors) == 1 and expected in errors[0], stderr
         assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_process_pool_gives_the_same_counts(trained_onnx, series_dir) -> None:
+    from coalwatch.infer.counting import count_scenes
+
+    scenes = sorted(str(p) for p in series_dir.glob("*.tif"))[:2]
+    serial = count_scenes(scenes, trained_onnx, workers=1)
+    pooled = count_scenes(scenes, trained_onnx, workers=2)
+    assert [r.counts for r in pooled] == [r.counts for r in serial]
+    assert [r.scene_id for r in pooled] == [r.scene_id for r in serial]
