@@ -12,9 +12,9 @@ from coalwatch.labels.synth.noise import angular_noise, fractal_noise
 from coalwatch.labels.synth.sky import Sun
 
 MATERIALS = {
-    "coal": (color(60, 59, 55, 52), 1.0),
-    "coke": (color(66, 64, 60, 56), 1.0),
-    "ore": (color(64, 59, 55, 60), 1.0),
+    "coal": (color(52, 51, 48, 46), 1.0),  # (61, 60, 56) after haze, as measured
+    "coke": (color(58, 56, 53, 50), 1.0),
+    "ore": (color(57, 52, 49, 54), 1.0),
     "spoil": (color(150, 140, 124, 150), 0.9),
     "residue": (color(86, 84, 79, 76), 1.0),
 }
@@ -73,8 +73,8 @@ def draw_heap(canvas: Canvas, heap: Heap, sun: Sun) -> tuple[ObjectLabel | None,
     norm = np.sqrt(dh_dx**2 + dh_dy**2 + 1)
     shade = np.clip((-dh_dx * lx - dh_dy * ly + lz) / norm, 0.05, 1) / max(lz, 0.2)
     base, _ = MATERIALS[heap.material]
-    grain = 1 + 0.07 * fractal_noise(rng, grid.shape, 6 / step, beta=1.6)
-    tone = (0.4 + 0.7 * shade) * grain
+    grain = 1 + 0.12 * fractal_noise(rng, grid.shape, 6 / step, beta=1.6)
+    tone = (0.35 + 0.8 * shade) * grain
     alpha = np.clip((1 - rho) / 0.06, 0, 1).astype(np.float32)
     sprite = Sprite(grid)
     if heap.material == "residue":  # a flat, patchy stain: no relief, no dust halo

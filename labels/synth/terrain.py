@@ -31,7 +31,7 @@ FIELDS_WINTER = [
 HILL_SUMMER = color(58, 74, 52, 150)
 HILL_WINTER = color(96, 90, 78, 100)
 PATH = color(150, 140, 120, 130)
-WATER = color(42, 56, 52, 14)
+WATER = color(35, 44, 43, 12)  # DOMAIN.md harbour water (40-46, 53-58, 50-54) after haze
 
 
 def smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -148,7 +148,7 @@ def paint_water(
     land_small = 1 - water[::step, ::step]
     near = ndimage.gaussian_filter(land_small, 15.0 / canvas.gsd / step)
     shore = np.clip(upsample(near, step, (h, w))[y0:y1, x0:x1] * 1.6, 0, 1) * 0.6
-    shallow = color(58, 72, 62, 22)
+    shallow = color(50, 63, 55, 20)
     win = canvas.bands[:, y0:y1, x0:x1]
     for band in range(win.shape[0]):
         tone = base[band] * gain + shore * (shallow[band] - base[band])
