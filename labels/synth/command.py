@@ -39,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from coalwatch.labels.synth import load_scenario, render_scenario, render_series
 
     scenario = load_scenario(args.scenario)
-    if args.series or (scenario.series and args.count == 1 and args.gsd is None):
-        paths = render_series(scenario, args.out, seed=args.seed, preview=args.preview)
+    if args.series or (scenario.series and args.count == 1):
+        paths = render_series(
+            scenario, args.out, seed=args.seed, preview=args.preview, gsd=args.gsd
+        )
     else:
         paths = render_scenario(
             scenario, args.out, seed=args.seed, count=args.count, preview=args.preview, gsd=args.gsd

@@ -114,17 +114,22 @@ def write_aois(path: Path, site: Site, scenario: Scenario) -> Path:
 
 
 def render_series(
-    scenario: str | Path | Scenario, out_dir: str | Path, seed: int = 0, preview: bool = False
+    scenario: str | Path | Scenario,
+    out_dir: str | Path,
+    seed: int = 0,
+    preview: bool = False,
+    gsd: float | None = None,
 ) -> list[Path]:
     """Render the scripted dated series of a scenario's fixed site; returns the tif paths.
 
     Also writes ``aois.geojson`` (named AOIs) and ``truth.csv`` (per date: counts per class,
-    per ``class@aoi``, heap areas in m² overall and per ``heap_area_m2@aoi``).
+    per ``class@aoi``, heap areas in m² overall and per ``heap_area_m2@aoi``). ``gsd``
+    renders the same ground at another pixel size (e.g. 3 m, PlanetScope-like).
     """
     scen = as_scenario(scenario)
     if not scen.series:
         raise InputError(scen.path, "this scenario has no 'series' script")
-    gsd = check_gsd(scen, None)
+    gsd = check_gsd(scen, gsd)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     layout_rng = np.random.default_rng([seed, 7919])

@@ -58,3 +58,10 @@ def test_cli_rejects_bad_gsd_and_bad_yaml(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "bad.yaml" in err and "site" in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_cli_series_needs_a_script(tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["synth", "--scenario", str(_tiny_yaml(tmp_path)), "--out", str(out), "--series"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "series" in err
