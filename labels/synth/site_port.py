@@ -15,6 +15,7 @@ from coalwatch.labels.synth.sky import Sun
 from coalwatch.labels.synth.structures import (
     Building,
     draw_buildings,
+    draw_container_yard,
     draw_loader,
     draw_road,
     draw_surface,
@@ -212,17 +213,13 @@ def build_port(
         sheds = []
         for k in range(int(prng.integers(8, 16))):
             u = -half + (k % 8 + 0.5) * (2 * half / 8) + prng.normal(0, 10)
-            sheds.append(
-                Building(
-                    frame.px(u, -back + 40 + 95 * (k // 8)),
-                    angle,
-                    float(prng.uniform(40, 90)),
-                    float(prng.uniform(20, 32)),
-                    float(prng.uniform(8, 15)),
-                    int(prng.integers(0, 7)),
-                    bool(prng.random() < 0.4),
-                )
-            )
+            where = frame.px(u, -back + 40 + 95 * (k // 8))
+            length, width = float(prng.uniform(40, 90)), float(prng.uniform(20, 32))
+            if prng.random() < 0.25:  # a container stack in place of a shed
+                draw_container_yard(canvas, prng, where, angle, length / 2, width / 2 + 4)
+                continue
+            sheds.append(Building(where, angle, length, width, float(prng.uniform(8, 15)),
+                                  int(prng.integers(0, 7)), bool(prng.random() < 0.4)))  # fmt: skip
         houses = []
         for _ in range(3):
             c = frame.px(prng.uniform(-extent / 2, extent / 2), -back - prng.uniform(120, 350))

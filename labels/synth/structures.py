@@ -260,3 +260,42 @@ def _vehicle(canvas, center, angle, kind, length, width, height, sun, rng) -> No
             glass = edge(sd_box(grid.u, grid.v, 0.3, 0, 0.9, hw - 0.25), grid)
             sprite.fill(glass, color(40, 44, 50))
     sprite.commit(canvas)
+
+
+CONTAINERS = [(176, 60, 48), (60, 96, 150), (200, 200, 196), (70, 120, 80), (210, 160, 60),
+              (130, 130, 128), (150, 80, 60), (90, 60, 110)]  # fmt: skip
+
+
+def draw_container_yard(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    center: tuple[float, float],
+    angle: float,
+    half_length: float,
+    half_width: float,
+) -> None:
+    """Rows of 40 ft containers in many colours (DOMAIN.md's container yard): a cue that
+    this is a port, and a textured, bright hard negative next to the coal."""
+    ss = 2 if canvas.gsd > 0.6 else 1
+    grid = object_grid(canvas, center, angle, half_length, half_width, ss)
+    if grid is None:
+        return
+    u = grid.u + half_length
+    v = grid.v + half_width
+    pitch_u, pitch_v = 12.6, 2.75
+    cu, cv = np.floor(u / pitch_u).astype(np.int32), np.floor(v / pitch_v).astype(np.int32)
+    inside = (u % pitch_u < 12.2) & (v % pitch_v < 2.44) & (u > 0) & (v > 0)
+    inside &= (u < 2 * half_length) & (v < 2 * half_width)
+    aisle = (cv % 6) == 5  # a driving lane every five rows
+    n_u, n_v = int(2 * half_length / pitch_u) + 2, int(2 * half_width / pitch_v) + 2
+    table = rng.integers(0, len(CONTAINERS), (n_v, n_u))
+    present = rng.random((n_v, n_u)) < 0.8
+    cu_c, cv_c = np.clip(cu, 0, n_u - 1), np.clip(cv, 0, n_v - 1)
+    cover = (inside & ~aisle & present[cv_c, cu_c]).astype(np.float32)
+    muted = np.array(CONTAINERS, np.float32) * 0.6 + 0.4 * 140.0  # faded paint, dust
+    paints = muted[table[cv_c, cu_c]]  # (h, w, 3)
+    values = np.concatenate([paints, paints.mean(axis=2, keepdims=True)], axis=2)
+    ribs = 1 - 0.08 * ((u % 0.6) < 0.15)
+    sprite = Sprite(grid)
+    sprite.fill(cover, (values.transpose(2, 0, 1) * ribs[None]).astype(np.float32))
+    sprite.commit(canvas)
