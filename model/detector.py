@@ -9,7 +9,7 @@ Input: a list of float32 RGB tensors in [0, 1], shape (3, H, W). Tiles are never
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from coalwatch.model.backbones import BACKBONES, build_backbone
@@ -57,7 +57,6 @@ class DetectorConfig:
     box_nms_thresh: float = 0.5
     image_mean: tuple[float, ...] = IMAGENET_MEAN
     image_std: tuple[float, ...] = IMAGENET_STD
-    extra: dict[str, Any] = field(default_factory=dict)  # ignored; free-form notes
 
     def __post_init__(self) -> None:
         self.anchor_sizes = tuple(tuple(int(s) for s in level) for level in self.anchor_sizes)
