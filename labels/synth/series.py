@@ -10,7 +10,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from coalwatch.labels.schema import box_polygon
 from coalwatch.labels.synth.config import Scenario, SeriesDate
 from coalwatch.labels.synth.contents import anchored_ships, berth_ship, place_trains, small_craft
 from coalwatch.labels.synth.georef import scene_grid
@@ -109,7 +108,6 @@ def write_aois(path: Path, site: Site, scenario: Scenario) -> Path:
         },
         "features": features,
     }
-    _ = box_polygon  # boxes share the schema's ring convention
     return write_text_atomic(path, json.dumps(doc, indent=1) + "\n")
 
 
