@@ -74,8 +74,10 @@ def berth_ship(site: Site, berth_index: int, rng: np.random.Generator) -> Ship:
     return ship
 
 
-def anchored_ships(site: Site, rng: np.random.Generator, n: int, taken: list[Ship]) -> list[Ship]:
-    """Bulk carriers at anchor on open water, any heading."""
+def anchored_ships(
+    site: Site, rng: np.random.Generator, n: int, taken: list[Ship], kind: str = "bulk"
+) -> list[Ship]:
+    """Ships of ``kind`` at anchor on open water, any heading."""
     if n <= 0:
         return []
     points = water_points(site, rng, n + len(taken), 150 / site.gsd)
@@ -83,7 +85,7 @@ def anchored_ships(site: Site, rng: np.random.Generator, n: int, taken: list[Shi
     for p in points:
         if any(math.dist(p, s.center) < (s.length / 2 + 140) / site.gsd for s in taken + ships):
             continue
-        ships.append(random_ship(rng, "bulk", p, float(rng.uniform(0, 2 * math.pi))))
+        ships.append(random_ship(rng, kind, p, float(rng.uniform(0, 2 * math.pi))))
         if len(ships) == n:
             break
     return ships

@@ -54,6 +54,7 @@ def port_contents(site: Site, rng: np.random.Generator) -> Contents:
     occupancy = rng.uniform(*p["berth_occupancy"])
     ships = [berth_ship(site, i, rng) for i in range(len(site.berths)) if rng.random() < occupancy]
     ships += anchored_ships(site, rng, _int(rng, p["anchored"]), ships)
+    ships += anchored_ships(site, rng, _int(rng, p["tankers"]), ships, "tanker")
     ships += small_craft(
         site, rng, ships, _int(rng, p["tugs"]), _int(rng, p["barges"]), _int(rng, p["small_boats"])
     )

@@ -50,6 +50,9 @@ def random_ship(rng: np.random.Generator, kind: str, center, angle: float, berth
     if kind == "bulk":
         length = float(rng.uniform(130, 230))
         beam = float(np.clip(length * rng.uniform(0.135, 0.16), 23, 32.3))
+    elif kind == "tanker":
+        length = float(rng.uniform(100, 185))
+        beam = float(np.clip(length * rng.uniform(0.15, 0.18), 16, 32))
     elif kind == "tug":
         length, beam = float(rng.uniform(24, 34)), float(rng.uniform(8.5, 11))
     elif kind == "barge":
@@ -201,6 +204,43 @@ def _bulk(canvas: Canvas, ship: Ship, sun: Sun, rng: np.random.Generator) -> np.
     return _outline(hl, hw, bow, stern)
 
 
+def _tanker(canvas: Canvas, ship: Ship, sun: Sun, rng: np.random.Generator) -> np.ndarray:
+    """A product tanker (other_vessel): a bulk carrier's silhouette without hatch covers,
+    a flat deck with a catwalk and pipework along the centre, a manifold amidships."""
+    hl, hw = ship.length / 2, ship.beam / 2
+    bow, stern = ship.length * rng.uniform(0.1, 0.14), ship.length * 0.04
+    house_len, house_u = ship.length * 0.08, -hl + ship.length * 0.1
+
+    def hull(u, v):
+        return _hull_sd(u, v, hl, hw, bow, stern)
+
+    def house(u, v):
+        return sd_box(u, v, house_u, 0, house_len / 2, hw * 0.8)
+
+    _shadow(canvas, ship, sun, [(8.0, hull), (30.0, house)], 0.5)
+    grid = object_grid(canvas, ship.center, ship.angle, hl + 1, hw + 1, supersampling(canvas.gsd))
+    if grid is None:
+        return _outline(hl, hw, bow, stern)
+    u, v = grid.u, grid.v
+    sp = Sprite(grid)
+    deck = np.array([(110, 120, 103), (120, 70, 58), (96, 110, 96)][rng.integers(3)], np.float32)
+    body = edge(hull(u, v), grid)
+    sp.fill(body, color(*deck) * np.float32(rng.uniform(0.9, 1.1)))
+    rim = body * edge(-(hull(u, v) + 0.7), grid)
+    sp.fill(body - rim, color(*(deck * 0.7)))
+    deck_span = (u > house_u + house_len / 2) & (u < hl - bow * 0.8)
+    pipes = edge(np.abs(v) - 1.6, grid) * deck_span
+    sp.fill(pipes, color(170, 168, 160))
+    catwalk = edge(np.abs(v) - 0.5, grid) * deck_span
+    sp.fill(catwalk, color(205, 200, 190))
+    manifold = edge(sd_box(u, v, house_u / 4, 0, 2.5, hw * 0.75), grid)
+    sp.fill(manifold, color(180, 176, 166))
+    sp.fill(edge(house(u, v), grid), color(224, 222, 216, 200))
+    sp.fill(edge(sd_box(u, v, house_u - house_len * 0.55, 0, 1.8, 1.6), grid), color(60, 60, 62))
+    sp.commit(canvas)
+    return _outline(hl, hw, bow, stern)
+
+
 def _small(canvas: Canvas, ship: Ship, sun: Sun, rng: np.random.Generator) -> np.ndarray:
     hl, hw = ship.length / 2, ship.beam / 2
     if ship.kind == "barge":
@@ -243,7 +283,8 @@ def _small(canvas: Canvas, ship: Ship, sun: Sun, rng: np.random.Generator) -> np
 def draw_ship(canvas: Canvas, ship: Ship, sun: Sun) -> ObjectLabel:
     """Draw a vessel and return its label (box = bounds of the rotated hull)."""
     rng = np.random.default_rng(ship.seed)
-    outline = (_bulk if ship.kind == "bulk" else _small)(canvas, ship, sun, rng)
+    painter = {"bulk": _bulk, "tanker": _tanker}.get(ship.kind, _small)
+    outline = painter(canvas, ship, sun, rng)
     box = rotated_bounds(ship.center, ship.angle, outline, canvas.gsd)
     heading = (90.0 + math.degrees(ship.angle)) % 360.0
     attrs: dict = {

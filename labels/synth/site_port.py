@@ -30,6 +30,7 @@ DEFAULTS = {
     "siding_tracks": [3, 5],
     "berth_occupancy": [0.2, 1.0],
     "anchored": [0, 3],
+    "tankers": [0, 2],
     "tugs": [0, 3],
     "barges": [0, 2],
     "small_boats": [2, 8],
