@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="usable fraction (not cloud, not nodata) an image needs to be "
         "summarised (default 0.5)",
     )
+    parser.add_argument(
+        "--no-resample",
+        action="store_true",
+        help="read scenes at their own GSD, even where the model was trained at another",
+    )
     parser.add_argument("--wgs84", action="store_true", help="write detections in WGS84")
     parser.add_argument("--json", action="store_true", help="print per-scene counts as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -55,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         tile_overlap=args.tile_overlap,
         threads=args.threads,
         aoi_path=None if args.aoi is None else str(args.aoi),
+        resample=not args.no_resample,
     )
     preflight(args.scenes, args.model, options)
     with counting_progress(len(args.scenes), enabled=not args.quiet) as progress:

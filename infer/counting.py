@@ -50,6 +50,7 @@ class CountOptions:
     heap_class: str = HEAP_CLASS
     # GDAL's block cache; its default (5% of RAM) grows with the scene, this keeps it flat
     gdal_cache_mb: int = 256
+    resample: bool = True  # False: read scenes at their own GSD whatever the model's
 
 
 @dataclass
@@ -107,7 +108,8 @@ def _detect_tiles(
     meta = detector.metadata
     tile_size = options.tile_size or meta.tile_size
     overlap = meta.tile_overlap if options.tile_overlap is None else options.tile_overlap
-    grid, tiles = scene.model_tiles(tile_size, overlap, meta.gsd_m)
+    target = meta.target_gsd(scene.gsd_m) if options.resample else None
+    grid, tiles = scene.model_tiles(tile_size, overlap, target)
     per_tile = []
     valid = 0.0
     read = 0
@@ -125,7 +127,7 @@ def _detect_tiles(
             progress(model_tile.tile.index + 1, total)
     if progress is not None:
         progress(total, total)
-    edge = options.edge_px / scene.resample_factor(meta.gsd_m)
+    edge = options.edge_px / scene.resample_factor(target)
     merged = merge_tiles(per_tile, edge_px=edge).clip(scene.width, scene.height)
     return merged, total, read, valid / (scene.width * scene.height)
 

@@ -33,6 +33,7 @@ class ModelMetadata:
     tile_size: int = 512
     tile_overlap: int = 64
     gsd_m: float | None = None
+    gsd_range_m: tuple[float, float] | None = None  # trained on several GSDs: their span
     score_threshold: float = 0.5
     version: str = ""
     config_digest: str = ""
@@ -45,6 +46,8 @@ class ModelMetadata:
             raise ValueError(f"tile_overlap {self.tile_overlap} must lie in [0, tile_size)")
         if self.gsd_m is not None and not self.gsd_m > 0:
             raise ValueError(f"gsd_m must be positive, got {self.gsd_m}")
+        if self.gsd_range_m is not None and not 0 < self.gsd_range_m[0] <= self.gsd_range_m[1]:
+            raise ValueError(f"gsd_range_m must be 0 < low <= high, got {self.gsd_range_m}")
         if "method" not in self.scaling:
             raise ValueError("scaling needs a 'method'")
         Taxonomy.from_dict(self.taxonomy)  # validates
@@ -54,10 +57,28 @@ class ModelMetadata:
         """The taxonomy as an object (class ids from 1)."""
         return Taxonomy.from_dict(self.taxonomy)
 
+    def target_gsd(self, scene_gsd: float | None) -> float | None:
+        """The GSD to resample a scene to (None: read it as it is).
+
+        A model trained at one GSD wants every scene at that GSD. A model trained on
+        several (``gsd_range_m``) reads scenes within that span (10% slack) as they are and
+        resamples others to the nearer end.
+        """
+        if scene_gsd is None:
+            return None
+        if self.gsd_range_m is not None:
+            low, high = self.gsd_range_m
+            if low / 1.1 <= scene_gsd <= high * 1.1:
+                return None
+            return low if scene_gsd < low else high
+        return self.gsd_m
+
     def to_json(self) -> str:
         """The JSON text stored under the ``coalwatch`` metadata key."""
         data = asdict(self)
         data["bands"] = list(self.bands)
+        if self.gsd_range_m is not None:
+            data["gsd_range_m"] = list(self.gsd_range_m)
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -81,6 +102,9 @@ class ModelMetadata:
                 tile_size=int(data.get("tile_size", 512)),
                 tile_overlap=int(data.get("tile_overlap", 64)),
                 gsd_m=None if data.get("gsd_m") is None else float(data["gsd_m"]),
+                gsd_range_m=None
+                if data.get("gsd_range_m") is None
+                else (float(data["gsd_range_m"][0]), float(data["gsd_range_m"][1])),
                 score_threshold=float(data.get("score_threshold", 0.5)),
                 version=str(data.get("version", "")),
                 config_digest=str(data.get("config_digest", "")),

@@ -79,6 +79,9 @@ def metadata_for(config: dict[str, Any], taxonomy: Taxonomy) -> ModelMetadata:
         tile_size=int(inference.get("tile_size", config["detector"]["tile_size"])),
         tile_overlap=int(inference.get("tile_overlap", 64)),
         gsd_m=inference.get("gsd_m"),
+        gsd_range_m=None
+        if inference.get("gsd_range_m") is None
+        else tuple(float(v) for v in inference["gsd_range_m"]),
         score_threshold=float(inference.get("score_threshold", 0.5)),
         version=__version__,
         config_digest=str(config.get("config_digest", "")),
