@@ -74,6 +74,7 @@ class Stockyard:
     half_length: float
     half_width: float
     rows: int = 2
+    gaps: tuple[tuple[float, float], ...] = ()  # (u0, u1) metres kept clear (tracks across)
 
 
 @dataclass

@@ -79,6 +79,7 @@ def build_port(
     water = np.clip((v_grid - shore_at) / gsd + 0.5, 0, 1).astype(np.float32)
 
     berths, yards, aois, piers, tracks = [], [], {}, [], []
+    gaps: list[tuple[float, float]] = []  # where pier spurs cross the quay stockyard
     siding_v0 = -(130 if style == "piers" else 230)
     for k in range(n_sidings):
         v = siding_v0 - 5.0 * k
@@ -112,6 +113,9 @@ def build_port(
             yards.append(yard)
             aois[yard.name] = frame.rect(uc - pier_w / 2, 0, uc + pier_w / 2, pier_len)
             spur_u = edge_u - side * 14
+            gaps.append(
+                (min(spur_u, spur_u - side * 60) - 12, max(spur_u, spur_u - side * 60) + 12)
+            )
             spur = eased_link(
                 frame.px(spur_u - side * 60, siding_v0),
                 frame.px(spur_u, siding_v0 + 60),
@@ -143,7 +147,7 @@ def build_port(
             )
         )
     else:
-        yard = Stockyard("quay_yard", frame.px(0, -65), angle, span / 2 - 20, 40, 2)
+        yard = Stockyard("quay_yard", frame.px(0, -65), angle, span / 2 - 20, 40, 2, tuple(gaps))
         yards.append(yard)
         aois[yard.name] = frame.rect(-span / 2, -110, span / 2, -20)
     for uc, pw, pl in piers:  # piers are land

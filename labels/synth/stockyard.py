@@ -37,6 +37,10 @@ def yard_slots(yard: Stockyard, rng: np.random.Generator) -> list[Slot]:
             hl = float(rng.uniform(max(hw, 10.0), max(hw * 3.5, 25.0)))
             if u + 2 * hl > yard.half_length:
                 break
+            blocked = [g for g in yard.gaps if u < g[1] and u + 2 * hl > g[0]]
+            if blocked:  # a track crosses the yard here: start again beyond it
+                u = max(g[1] for g in blocked)
+                continue
             slots.append(Slot(u + hl, v, hl, hw, int(rng.integers(1 << 30))))
             u += 2 * hl + rng.uniform(-0.03, 0.25) * hl
     order = rng.permutation(len(slots))
