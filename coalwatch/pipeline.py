@@ -94,8 +94,11 @@ def render_demo_series(
     scenario: str, out_dir: Path, seed: int = 0, size_px: int | None = None
 ) -> list[Path]:
     """Render the scripted dated series (optionally at a smaller square size)."""
+    import logging
+
     from coalwatch.labels.synth import load_scenario, render_series
 
+    logging.getLogger("coalwatch.labels").setLevel(logging.WARNING)  # one line per scene
     loaded = load_scenario(scenario)
     if size_px:
         loaded = dataclasses.replace(loaded, size_px=(int(size_px), int(size_px)))
@@ -107,9 +110,12 @@ def train_demo_model(
     config: str, overrides: tuple[str, ...], run_dir: Path, seed: int = 0
 ) -> dict[str, Any]:
     """Train from a shipped config (or a path) into ``run_dir``; returns the run's metrics."""
+    import logging
     import os
 
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    for name in ("lightning.pytorch", "lightning.fabric", "coalwatch.train", "coalwatch.labels"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # the progress bar speaks
     from coalwatch.resources import resolve_config
     from coalwatch.train.config import load_run_config
     from coalwatch.train.run import train
