@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     for path in result.timelines:
         print(f"  timeline            {path}")
     print(f"  scene picture       {result.picture}")
+    print(f"  counted vs truth    {result.truth_plot}")
     print(f"  model               {result.model}")
     print(f"  ground truth        {result.truth_csv}")
     return 0

@@ -9,7 +9,8 @@ with its detections; and set the counts next to the series' ground truth.
 
 Output folder: ``series/`` (scenes, labels, aois.geojson, truth.csv), ``run/`` (training
 run), ``model.onnx``, ``counts/`` (detections GeoJSON, series.csv, summary.txt,
-timelines), ``detections.png``, ``comparison.txt`` and ``demo.json`` (timings, paths).
+timelines), ``detections.png``, ``counted_vs_truth.png``, ``comparison.txt`` and
+``demo.json`` (timings, paths).
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class DemoResult:
     results: list[Any] = field(default_factory=list)  # SceneResult per scene
     train_metrics: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def truth_plot(self) -> Path:
+        return self.out / "counted_vs_truth.png"
 
     @property
     def timelines(self) -> list[Path]:
@@ -166,6 +171,7 @@ def picture_scene(results: list[Any]) -> Any:
 def run_demo(options: DemoOptions, say: Say = print) -> DemoResult:
     """Run every step into ``options.out``; returns paths, results and timings."""
     from coalwatch.demo_picture import draw_detections
+    from coalwatch.demo_plots import plot_counted_vs_truth
     from coalwatch.demo_report import comparison_table, read_truth, summary_next_to_truth
 
     out = Path(options.out)
@@ -218,6 +224,7 @@ def run_demo(options: DemoOptions, say: Say = print) -> DemoResult:
         )
         write_text_atomic(out / "comparison.txt", comparison)
         picture = draw_detections(picture_scene(results), out / "detections.png")
+        plot_counted_vs_truth(results, truth, out / "counted_vs_truth.png")
     result = DemoResult(
         out,
         scenes,

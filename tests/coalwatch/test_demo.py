@@ -13,6 +13,7 @@ from coalwatch.labels.taxonomy import load_taxonomy
 
 from coalwatch.cli import main
 from coalwatch.demo_picture import densest_window
+from coalwatch.demo_plots import plot_counted_vs_truth
 from coalwatch.demo_report import (
     comparison_table,
     counted_value,
@@ -106,6 +107,12 @@ def test_summary_puts_counts_next_to_truth(series) -> None:
     assert "grew most between 2017-02-13 and 2017-06-22" in text
 
 
+def test_counted_vs_truth_plot(series, tmp_path) -> None:
+    results, truth = series
+    png = plot_counted_vs_truth(results, truth, tmp_path / "cmp.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_densest_window_finds_the_cluster(series) -> None:
     sparse = [[100.0 * i, 100.0, 100.0 * i + 20, 106.0] for i in range(5)]
     cluster = [
@@ -137,6 +144,7 @@ def test_quick_demo_end_to_end(tmp_path, capsys) -> None:
     rows = (out / "counts" / "series.csv").read_text().strip().splitlines()
     assert len(rows) - 1 == truth_dates == 13
     assert len(list((out / "counts").glob("*.detections.geojson"))) == 13
-    for png in [out / "detections.png", out / "counts" / "timeline_ore_car.png"]:
+    pngs = ["detections.png", "counted_vs_truth.png", "counts/timeline_ore_car.png"]
+    for png in [out / name for name in pngs]:
         assert png.read_bytes()[:4] == b"\x89PNG"
     assert (out / "model.onnx").stat().st_size > 10_000
