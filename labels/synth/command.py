@@ -37,15 +37,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from coalwatch.labels.synth import load_scenario, render_scenario, render_series
+    from rich.progress import Progress
 
     scenario = load_scenario(args.scenario)
-    if args.series or (scenario.series and args.count == 1):
-        paths = render_series(
-            scenario, args.out, seed=args.seed, preview=args.preview, gsd=args.gsd
-        )
-    else:
-        paths = render_scenario(
-            scenario, args.out, seed=args.seed, count=args.count, preview=args.preview, gsd=args.gsd
-        )
+    series = args.series or (scenario.series is not None and args.count == 1)
+    total = len(scenario.series or []) if series else args.count
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"synth {scenario.name}", total=total)
+
+        def advance(_path) -> None:
+            bar.advance(task)
+
+        if series:
+            paths = render_series(
+                scenario,
+                args.out,
+                seed=args.seed,
+                preview=args.preview,
+                gsd=args.gsd,
+                progress=advance,
+            )
+        else:
+            paths = render_scenario(
+                scenario,
+                args.out,
+                seed=args.seed,
+                count=args.count,
+                preview=args.preview,
+                gsd=args.gsd,
+                progress=advance,
+            )
     print(f"wrote {len(paths)} scene(s) to {args.out}")
     return 0

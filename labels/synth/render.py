@@ -116,11 +116,13 @@ def render_scenario(
     count: int = 1,
     preview: bool = False,
     gsd: float | None = None,
+    progress: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Render ``count`` independent random scenes of a scenario; returns the tif paths.
 
     Scene ``i`` of seed ``s`` is a pure function of (scenario, s, i, gsd): same bytes on
     every run. Each scene has its own random layout, contents, date, sun and sky.
+    ``progress`` is called with each tif path once it is written.
     """
     scen = as_scenario(scenario)
     if count < 1:
@@ -150,5 +152,7 @@ def render_scenario(
                 out, scene_id, scen, site, scene, when, {"seed": seed, "index": index}, preview
             )
         )
-        log.info("wrote %s (%d objects)", paths[-1], len(scene.objects))
+        log.debug("wrote %s (%d objects)", paths[-1], len(scene.objects))
+        if progress:
+            progress(paths[-1])
     return paths

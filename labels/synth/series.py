@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -117,12 +118,14 @@ def render_series(
     seed: int = 0,
     preview: bool = False,
     gsd: float | None = None,
+    progress: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Render the scripted dated series of a scenario's fixed site; returns the tif paths.
 
     Also writes ``aois.geojson`` (named AOIs) and ``truth.csv`` (per date: counts per class,
     per ``class@aoi``, heap areas in m² overall and per ``heap_area_m2@aoi``). ``gsd``
-    renders the same ground at another pixel size (e.g. 3 m, PlanetScope-like).
+    renders the same ground at another pixel size (e.g. 3 m, PlanetScope-like);
+    ``progress`` is called with each tif path once it is written.
     """
     scen = as_scenario(scenario)
     if not scen.series:
@@ -160,6 +163,8 @@ def render_series(
             )
         )
         rows.append(truth_row(day, scene_id, scene, aoi_names))
+        if progress:
+            progress(paths[-1])
     write_aois(out / "aois.geojson", site, scen)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
