@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from coalwatch.atomic import atomic_dir, atomic_path, write_text_atomic
+
+
+def test_atomic_path_renames_on_success_with_usual_mode(tmp_path) -> None:
+    target = tmp_path / "out.txt"
+    write_text_atomic(target, "hello")
+    assert target.read_text() == "hello"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path) -> None:
+    target = tmp_path / "out.tif"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        assert tmp.suffix == ".tif"
+        tmp.write_text("partial")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_replaces_existing_only_when_complete(tmp_path) -> None:
+    target = tmp_path / "chips"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+        raise RuntimeError("boom")
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    with atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chips"]
