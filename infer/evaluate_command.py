@@ -16,11 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``coalwatch evaluate --model M SCENES [LABELS] [--level leaf|group] [--out DIR]``."""
     parser.add_argument(
         "paths",
-        metavar="SCENES [LABELS]",
+        metavar="PATH",
         nargs="+",
         type=Path,
-        help="GeoTIFF scenes or folders of them; optionally last a COCO .json file or a folder "
-        "of <scene>.geojson labels (default: the .geojson beside each scene)",
+        help="SCENES (GeoTIFFs or folders of them), then optionally LABELS: a COCO .json file "
+        "or a folder of <scene>.geojson (default: the .geojson beside each scene)",
     )
     parser.add_argument("--model", required=True, type=Path, help="ONNX model (coalwatch export)")
     parser.add_argument(
