@@ -198,15 +198,19 @@ def describe_counts(label: str, dates: Sequence[str], counts: Sequence[int]) -> 
     before, after = counts[:start], counts[end + 1 :]
     context = []
     if before:
-        context.append(f"at most {max(before)} before")
+        context.append(_at_most(max(before)) + " before")
     if after:
-        context.append(f"at most {max(after)} afterwards")
-    if len(context) == 2 and max(before) == max(after):
-        context = [f"at most {max(before)} before and afterwards"]
+        context.append(_at_most(max(after)) + " afterwards")
+    if before and after and max(before) == max(after):
+        context = [_at_most(max(before)) + " before and afterwards"]
     others = _spells(counts, (lo + hi) / 2)
     if len(others) > 1:
         context.append(f"{len(others)} high spells in all")
     return text + ("; " + ", ".join(context) if context else "") + _quiet_spell(dates, counts)
+
+
+def _at_most(value: int) -> str:
+    return "none" if value == 0 else f"at most {value}"
 
 
 def _quiet_spell(dates: Sequence[str], counts: Sequence[int]) -> str:

@@ -141,5 +141,8 @@ def test_words_for_steady_empty_and_changing_series() -> None:
     )
     assert "2-3 on all 5 images" in describe_counts("x", dates, [2, 3, 3, 2, 3])
     assert "at most 1 before" in describe_counts("x", dates, [1, 0, 9, 8, 9])
+    assert describe_counts("x", dates, [0, 0, 4, 0, 0]).startswith(
+        "x: 4 on 1 image, 2018-02-12; none before and afterwards"
+    )
     text = describe_area("coal heap area", dates, [3000.0, 3100.0, 2900.0, 9500.0, 9400.0])
     assert "grew most between 2018-02-12 and 2018-03-01 (+6,600 m²)" in text
