@@ -79,7 +79,7 @@ class ModelMetadata:
         data["bands"] = list(self.bands)
         if self.gsd_range_m is not None:
             data["gsd_range_m"] = list(self.gsd_range_m)
-        return json.dumps(data, sort_keys=True)
+        return json.dumps(data)  # key order kept: taxonomy groups are ordered
 
     @classmethod
     def from_json(cls, text: str) -> ModelMetadata:
