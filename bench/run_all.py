@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if series:
             acc_args += ["--series", str(series)]
         if args.quick:
-            acc_args += ["--count", "1", "--size", "1024"]
+            acc_args += ["--count", "1", "--size", "1024", "--no-series"]
         record["accuracy"] = accuracy.main(acc_args)["results"]
     if "speed" not in skip:
         _banner("Speed")
