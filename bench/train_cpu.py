@@ -36,15 +36,15 @@ class LoadSampler(threading.Thread):
         super().__init__(daemon=True)
         self.period = period
         self.samples: list[float] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append(os.getloadavg()[0])
-            self._stop.wait(self.period)
+            self._halt.wait(self.period)
 
     def stop(self) -> dict[str, float]:
-        self._stop.set()
+        self._halt.set()
         self.join()
         s = self.samples or [os.getloadavg()[0]]
         return {"mean": round(statistics.mean(s), 2), "max": round(max(s), 2)}

@@ -49,9 +49,13 @@ class DetectorConfig:
     rpn_post_nms_top_n_train: int = 2000
     rpn_post_nms_top_n_test: int = 1000
     rpn_batch_size_per_image: int = 256
+    rpn_fg_iou_thresh: float = 0.7  # anchors this close to an object are positives
+    rpn_bg_iou_thresh: float = 0.3
     box_head: str = "mlp"  # "mlp" (two fully connected layers) or "conv" (4 conv + 1 fc)
     box_representation_size: int | None = None  # None: the backbone's default
     box_batch_size_per_image: int = 512
+    box_fg_iou_thresh: float = 0.5
+    box_bg_iou_thresh: float = 0.5
     box_detections_per_img: int = 300  # dense rail yards hold hundreds of cars per tile
     box_score_thresh: float = 0.05
     box_nms_thresh: float = 0.5
@@ -160,9 +164,13 @@ def build_detector(
         rpn_post_nms_top_n_train=cfg.rpn_post_nms_top_n_train,
         rpn_post_nms_top_n_test=cfg.rpn_post_nms_top_n_test,
         rpn_batch_size_per_image=cfg.rpn_batch_size_per_image,
+        rpn_fg_iou_thresh=cfg.rpn_fg_iou_thresh,
+        rpn_bg_iou_thresh=cfg.rpn_bg_iou_thresh,
         box_head=box_head,
         box_predictor=FastRCNNPredictor(representation, cfg.num_classes + 1),
         box_batch_size_per_image=cfg.box_batch_size_per_image,
+        box_fg_iou_thresh=cfg.box_fg_iou_thresh,
+        box_bg_iou_thresh=cfg.box_bg_iou_thresh,
         box_detections_per_img=cfg.box_detections_per_img,
         box_score_thresh=cfg.box_score_thresh,
         box_nms_thresh=cfg.box_nms_thresh,

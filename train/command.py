@@ -4,7 +4,8 @@ Examples:
   coalwatch train --config tiny                        # shipped configs/tiny.yaml, synthetic data
   coalwatch train --config configs/cpu.yaml --out runs/cpu trainer.max_epochs=20
   coalwatch train --config gpu data.chips=chips/ trainer.devices=4 trainer.strategy=ddp
-  coalwatch train --config tiny --resume runs/tiny/last.ckpt --out runs/tiny2 trainer.max_epochs=8
+  coalwatch train --config tiny --resume runs/tiny/last.ckpt trainer.max_epochs=24  # in place
+  coalwatch train --config tiny --resume runs/tiny/last.ckpt --out runs/tiny-more   # new folder
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", required=True, help="YAML config: a path or a shipped name (tiny, cpu, gpu)"
     )
-    parser.add_argument("--out", help="run folder (default: runs/<config>-<UTC time>)")
+    parser.add_argument(
+        "--out", help="run folder (default: runs/<config>-<UTC time>; resuming: the checkpoint's)"
+    )
     parser.add_argument("--resume", help="continue from a checkpoint (e.g. RUN/last.ckpt)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.add_argument(
@@ -34,20 +37,18 @@ def run(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     from coalwatch.train.config import load_run_config
-    from coalwatch.train.run import train
+    from coalwatch.train.run import run_folder_of, train
 
     from coalwatch.resources import resolve_config
 
     config_path = resolve_config(args.config, "")
     run_config, resolved = load_run_config(config_path, args.overrides)
-    out = Path(args.out) if args.out else default_out(config_path)
-    result = train(
-        run_config,
-        resolved,
-        out,
-        resume=Path(args.resume) if args.resume else None,
-        overwrite=args.overwrite,
-    )
+    resume = Path(args.resume) if args.resume else None
+    if args.out:
+        out = Path(args.out)
+    else:
+        out = run_folder_of(resume) if resume else default_out(config_path)
+    result = train(run_config, resolved, out, resume=resume, overwrite=args.overwrite)
     best = result.metrics.get("best", {})
     if best:
         print(

@@ -114,7 +114,12 @@ def _trainer(run: RunConfig, work: Path, callbacks: list) -> Any:
         enable_version_counter=False,
     )
     last = ModelCheckpoint(
-        dirpath=work, filename="last", monitor=None, save_top_k=1, enable_version_counter=False
+        dirpath=work,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        enable_version_counter=False,
+        save_on_train_epoch_end=True,  # also in epochs without validation
     )
     callbacks = [best, last, LearningRateMonitor(logging_interval="step"), *callbacks]
     if t.progress:
@@ -290,6 +295,8 @@ def _fit(
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
     if trainer.interrupted:
         raise CoalwatchError("training interrupted")
+    if not (work / "last.ckpt").is_file():  # stopped inside an epoch (max_steps, max_time)
+        trainer.save_checkpoint(work / "last.ckpt")
     if not trainer.is_global_zero:
         return {}
     if not (work / "best.ckpt").is_file():  # no validation ran: the last is the best we have

@@ -93,3 +93,20 @@ def test_gpu_config_runs_two_steps_on_cpu(chip_folder, tmp_path, capsys) -> None
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["global_step"] == 2
     assert Path(out / "best.ckpt").is_file()
+
+
+def test_tiny_config_renders_its_own_held_out_synthetic_set(tmp_path) -> None:
+    out = tmp_path / "tiny"
+    overrides = [
+        "data.synthetic.scenarios=[rail_crossing]",
+        "data.synthetic.train_scenes=1",
+        "data.synthetic.val_scenes=1",
+        "trainer.max_steps=2",
+        "trainer.limit_val_batches=1",
+        "trainer.progress=false",
+    ]
+    assert main(["train", "--config", "tiny", "--out", str(out), *overrides]) == 0
+    for split, prefix in (("train", "train-"), ("val", "val-")):
+        coco = json.loads((out / "data" / f"{split}.json").read_text())
+        assert coco["images"] and all(im["scene"].startswith(prefix) for im in coco["images"])
+    assert (out / "best.ckpt").is_file() and (out / "curves.png").is_file()
