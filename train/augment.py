@@ -73,8 +73,14 @@ def _bbox_params(min_visibility: float = 0.0) -> A.BboxParams:
     )
 
 
-def build_transforms(cfg: AugmentConfig | None, tile_size: int, train: bool) -> A.Compose:
-    """The chip pipeline: augmentation in training, nothing but box checks in validation."""
+def build_transforms(
+    cfg: AugmentConfig | None, tile_size: int, train: bool, seed: int | None = None
+) -> A.Compose:
+    """The chip pipeline: augmentation in training, nothing but box checks in validation.
+
+    albumentations 2.x draws from its own generator, not numpy's or Python's global one:
+    ``seed`` makes the augmentation stream reproducible.
+    """
     if not train or cfg is None:
         return strict(A.Compose, transforms=[A.NoOp()], bbox_params=_bbox_params())
     steps: list[A.BasicTransform] = []
@@ -109,7 +115,9 @@ def build_transforms(cfg: AugmentConfig | None, tile_size: int, train: bool) -> 
         strict(A.GaussianBlur, blur_limit=cfg.blur_limit, p=cfg.blur),
     ]
     steps = [s for s in steps if s.p > 0]
-    return strict(A.Compose, transforms=steps, bbox_params=_bbox_params(cfg.min_visibility))
+    return strict(
+        A.Compose, transforms=steps, bbox_params=_bbox_params(cfg.min_visibility), seed=seed
+    )
 
 
 def apply(

@@ -137,6 +137,14 @@ class ChipDataset(Dataset):
         return tensor, {"boxes": torch.from_numpy(boxes), "labels": torch.from_numpy(labels)}
 
 
+def seed_worker(worker_id: int) -> None:
+    """Give each loader worker its own augmentation stream, derived from the loader's seed."""
+    info = torch.utils.data.get_worker_info()
+    transform = getattr(info.dataset, "transform", None)
+    if transform is not None and hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(info.seed % 2**32)
+
+
 def collate(batch: list[tuple[torch.Tensor, dict]]) -> tuple[list[torch.Tensor], list[dict]]:
     """Keep images and targets as lists: chips differ in size and in box count."""
     images, targets = zip(*batch, strict=True)
@@ -154,8 +162,10 @@ class ChipDataModule(L.LightningDataModule):
         batch_size: int = 4,
         num_workers: int = 0,
         val_batch_size: int | None = None,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
+        self.seed = seed
         self.splits = splits
         self.tile_size = tile_size
         self.augment = augment
@@ -165,7 +175,9 @@ class ChipDataModule(L.LightningDataModule):
 
     def dataset(self, split: str) -> ChipDataset:
         """The augmented (train) or plain (val) dataset of a split."""
-        transform = build_transforms(self.augment, self.tile_size, train=split == "train")
+        transform = build_transforms(
+            self.augment, self.tile_size, train=split == "train", seed=self.seed
+        )
         return ChipDataset(self.splits[split].records, transform)
 
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
@@ -175,6 +187,7 @@ class ChipDataModule(L.LightningDataModule):
             shuffle=shuffle,
             num_workers=self.num_workers,
             collate_fn=collate,
+            worker_init_fn=seed_worker if self.num_workers > 0 else None,
             persistent_workers=self.num_workers > 0,
         )
 

@@ -285,6 +285,7 @@ def _fit(
         batch_size=run.data.batch_size,
         num_workers=run.data.num_workers,
         val_batch_size=run.data.val_batch_size,
+        seed=run.seed,
     )
     speed = Throughput()
     trainer = _trainer(run, work, [speed])

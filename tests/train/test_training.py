@@ -96,3 +96,16 @@ def test_resume_into_a_new_folder(trained, tmp_path) -> None:
     assert metrics["global_step"] == (EPOCHS + 1) * 4
     assert [h["epoch"] for h in metrics["history"]] == [EPOCHS]
     assert (resumed.run_dir / "best.ckpt").is_file()
+
+
+def test_same_seed_same_weights(tiny_config, tmp_path) -> None:
+    """Seeded runs (shuffling, augmentation, initialisation) give identical weights."""
+    config = tiny_config()
+    weights = []
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        run, resolved = load_run_config(config, ["trainer.max_steps=3", f"seed={seed}"])
+        result = train(run, resolved, tmp_path / name)
+        state = torch.load(result.run_dir / "last.ckpt", map_location="cpu", weights_only=True)
+        weights.append(state["state_dict"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
