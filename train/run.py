@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from coalwatch.labels.taxonomy import Taxonomy, load_taxonomy
 from coalwatch.model.checkpoint import InferenceSettings, config_digest, read_checkpoint
+from coalwatch.model.detector import DetectorConfig
 from coalwatch.train.config import RunConfig
 from coalwatch.train.datamodule import ChipSplit, check_chip_folder, read_manifest
 
@@ -69,7 +70,11 @@ def inference_settings(run: RunConfig, manifest: dict[str, Any]) -> InferenceSet
 
 def _check_resume(resume: Path, detector: dict[str, Any], taxonomy: Taxonomy) -> None:
     hparams = read_checkpoint(resume)["hyper_parameters"]
-    if hparams["detector"] != detector:
+    try:  # through the dataclass: keys added since the checkpoint get their defaults
+        stored = DetectorConfig.from_dict(hparams["detector"]).to_dict()
+    except (TypeError, ValueError) as exc:
+        raise InputError(resume, f"bad detector config in checkpoint: {exc}") from exc
+    if stored != detector:
         raise InputError(resume, "checkpoint was trained with another model config")
     if Taxonomy.from_dict(hparams["taxonomy"]) != taxonomy:
         raise InputError(resume, "checkpoint was trained with another taxonomy")

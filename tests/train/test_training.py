@@ -109,3 +109,13 @@ def test_same_seed_same_weights(tiny_config, tmp_path) -> None:
         weights.append(state["state_dict"])
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+
+
+def test_resume_with_another_model_config_is_refused(trained, tmp_path) -> None:
+    from coalwatch.errors import InputError
+
+    result, _, config = trained
+    run, resolved = load_run_config(config, ["model.fpn_channels=32"])
+    with pytest.raises(InputError, match="another model config"):
+        train(run, resolved, tmp_path / "other", resume=result.run_dir / "last.ckpt")
+    assert not (tmp_path / "other").exists() and not (tmp_path / "other.partial").exists()
