@@ -38,6 +38,15 @@ class Heap:
         return self.material not in ("spoil", "residue")
 
 
+def _slopes(height: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Height gradients along rows and columns; flat where the sprite is a sliver
+    (a heap clipped to one pixel row or column at the scene edge)."""
+    if min(height.shape) < 2:
+        return np.zeros_like(height), np.zeros_like(height)
+    dh_dy, dh_dx = np.gradient(height, step)
+    return dh_dy, dh_dx
+
+
 def draw_heap(canvas: Canvas, heap: Heap, sun: Sun) -> tuple[ObjectLabel | None, float]:
     """Draw a heap; returns its label (None for unlabelled spoil) and footprint area (m²)."""
     rng = np.random.default_rng(heap.seed)
@@ -68,7 +77,7 @@ def draw_heap(canvas: Canvas, heap: Heap, sun: Sun) -> tuple[ObjectLabel | None,
     height = np.maximum(height, 0) + 0.25 * heap.height * 0.1 * rough * (rho < 1)
     step = grid.pixel_m
     # the grid is laid out on scene pixels: gradients are along scene y (rows) and x (cols)
-    dh_dy, dh_dx = np.gradient(height, step)
+    dh_dy, dh_dx = _slopes(height, step)
     lx, ly, lz = sun.light_vector()
     norm = np.sqrt(dh_dx**2 + dh_dy**2 + 1)
     shade = np.clip((-dh_dx * lx - dh_dy * ly + lz) / norm, 0.05, 1) / max(lz, 0.2)
