@@ -81,9 +81,10 @@ def make_scene(path: Path, size: int, gsd: float, cache: Path) -> Path:
 def null_model(path: Path, tile: int = 512, gsd: float = 1.0) -> Path:
     """An ONNX "detector" that finds nothing: times the pipeline without a network."""
     import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
     from coalwatch.infer.metadata import METADATA_KEY, ModelMetadata
     from coalwatch.labels.taxonomy import load_taxonomy
-    from onnx import TensorProto, helper, numpy_helper
 
     nodes = [
         helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value, name))

@@ -48,10 +48,9 @@ def make_chips(data: Path, out: Path, val_ports: tuple[str, ...]) -> Path:
 def train_and_export(chips: Path, work: Path, overrides: list[str]) -> tuple[Path, dict]:
     """Train configs/ships.yaml on ``chips``; export the best checkpoint to ONNX."""
     from coalwatch.model.export import export_checkpoint
+    from coalwatch.resources import resolve_config
     from coalwatch.train.config import load_run_config
     from coalwatch.train.run import train
-
-    from coalwatch.resources import resolve_config
 
     run_config, resolved = load_run_config(
         resolve_config("ships", ""), [f"data.chips={chips}", *overrides]

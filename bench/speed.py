@@ -55,6 +55,7 @@ def time_calls(fn, inputs: list[Any], warmup: int = 2) -> list[float]:
 def per_tile(run: Path, model: Path, tiles: list[Any], threads: int) -> dict[str, Any]:
     """Median ms per tile: eager torchvision vs onnxruntime, same model, same tiles."""
     import torch
+
     from coalwatch.infer.session import OnnxDetector
     from coalwatch.model.checkpoint import load_detector
     from coalwatch.model.export import resolve_checkpoint

@@ -71,6 +71,7 @@ def make_test_chips(run_config, out: Path) -> Path:
 def score(checkpoint: Path, chips: Path, threads: int) -> dict[str, float]:
     """mAP, mAP50, per-class AP and the operating point of ``checkpoint`` on every chip."""
     import torch
+
     from coalwatch.model.checkpoint import load_detector
     from coalwatch.train.datamodule import ChipDataModule, check_chip_folder
     from coalwatch.train.metrics import DetectionMetrics
@@ -97,10 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
 
+    from coalwatch.resources import resolve_config
     from coalwatch.train.config import load_run_config
     from coalwatch.train.run import train
-
-    from coalwatch.resources import resolve_config
 
     out = Path(args.out)
     run_dir = out / "run"

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import rasterio
 from affine import Affine
+from pyproj import CRS
+
 from coalwatch.infer.aoi import AreasOfInterest, load_aois
 from coalwatch.infer.detections import Detections
 from coalwatch.infer.heaps import heap_pixels, margin_px
@@ -29,7 +31,6 @@ from coalwatch.infer.scene_reader import Scene
 from coalwatch.infer.session import OnnxDetector, detector_for
 from coalwatch.labels.radiometry import Scaling
 from coalwatch.labels.taxonomy import Taxonomy
-from pyproj import CRS
 
 log = logging.getLogger(__name__)
 

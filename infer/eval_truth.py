@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from coalwatch.errors import InputError
 from coalwatch.labels.importers import import_coco
 from coalwatch.labels.scenes import LabelledScene, find_scenes
 from coalwatch.labels.taxonomy import Taxonomy
-
-from coalwatch.errors import InputError
 
 LEVELS = ("leaf", "group")
 

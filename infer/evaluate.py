@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from coalwatch.errors import InputError
 from coalwatch.infer.coco_metrics import CocoScores, ImageBoxes, coco_scores
 from coalwatch.infer.counting import CountOptions, SceneResult, count_scene
 from coalwatch.infer.eval_truth import LevelMap, SceneTruth, load_truth
 from coalwatch.infer.session import detector_for
 from coalwatch.labels.taxonomy import Taxonomy, load_taxonomy
-
-from coalwatch.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,11 @@ def split_paths(paths: list[Path]) -> tuple[list[Path], Path | None]:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, then write eval.json and pr_curve.png together (nothing on failure)."""
+    from coalwatch.errors import InputError
     from coalwatch.infer.eval_outputs import write_eval_outputs
     from coalwatch.infer.evaluate import EvalOptions, plan_evaluation, run_evaluation
     from coalwatch.infer.progress import counting_progress
     from coalwatch.labels.importers import parse_class_map
-
-    from coalwatch.errors import InputError
 
     scenes, labels = split_paths(args.paths)
     try:

@@ -15,6 +15,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from pyproj import CRS, Transformer
+
+from coalwatch.atomic import write_text_atomic
 from coalwatch.infer.counting import SceneResult
 from coalwatch.labels.schema import (
     ObjectLabel,
@@ -22,9 +25,6 @@ from coalwatch.labels.schema import (
     SceneLabels,
     scene_labels_to_geojson,
 )
-from pyproj import CRS, Transformer
-
-from coalwatch.atomic import write_text_atomic
 
 
 def _attributes(result: SceneResult, index: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from coalwatch.infer.detections import Detections
 from coalwatch.infer.tiling import Tile
 

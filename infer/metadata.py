@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coalwatch.labels.taxonomy import Taxonomy
-
 from coalwatch.errors import InputError
+from coalwatch.labels.taxonomy import Taxonomy
 
 METADATA_KEY = "coalwatch"
 FORMAT_VERSION = 1

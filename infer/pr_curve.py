@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coalwatch.infer.evaluate import EvalReport
-
 from coalwatch.atomic import atomic_path
+from coalwatch.infer.evaluate import EvalReport
 
 
 def write_pr_curve(report: EvalReport, path: str | Path) -> Path:

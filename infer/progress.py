@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from coalwatch.infer.counting import SceneResult
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -15,6 +14,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from coalwatch.infer.counting import SceneResult
 
 
 class CountingProgress:

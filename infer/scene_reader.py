@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
-from coalwatch.infer.tiling import Tile, TileGrid
-from coalwatch.labels.radiometry import Scaling, check_bands
 from pyproj import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from coalwatch.errors import InputError
+from coalwatch.infer.tiling import Tile, TileGrid
+from coalwatch.labels.radiometry import Scaling, check_bands
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from coalwatch.infer.counting import SceneResult
-
 from coalwatch.atomic import write_text_atomic
+from coalwatch.infer.counting import SceneResult
 
 MIN_USABLE = 0.5
 # Heap area is a measurement of dark pixels that cloud hides: only images at most this

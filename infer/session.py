@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from coalwatch.infer.detections import Detections
-from coalwatch.infer.metadata import ModelMetadata, metadata_of_session
 
 from coalwatch.errors import InputError
+from coalwatch.infer.detections import Detections
+from coalwatch.infer.metadata import ModelMetadata, metadata_of_session
 
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("boxes", "labels", "scores")

@@ -12,10 +12,9 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from coalwatch.atomic import atomic_path
 from coalwatch.infer.counting import SceneResult
 from coalwatch.infer.series import MAX_CLOUD_FOR_AREA, MIN_USABLE, Series
-
-from coalwatch.atomic import atomic_path
 
 SANCTIONS: tuple[tuple[date, str], ...] = (
     (date(2016, 3, 2), "UNSCR 2270: coal, iron and iron ore exports banned (livelihood exception)"),

@@ -13,10 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from coalwatch.labels.coco import CocoAnnotation, CocoImage
-from coalwatch.labels.radiometry import Scaling, check_bands, read_window
-from coalwatch.labels.scenes import LabelledScene, ground_pixel_size_m, leaf_class, open_geotiff
-from coalwatch.labels.taxonomy import Taxonomy
 from PIL import Image
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
@@ -24,6 +20,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from coalwatch.errors import InputError
+from coalwatch.labels.coco import CocoAnnotation, CocoImage
+from coalwatch.labels.radiometry import Scaling, check_bands, read_window
+from coalwatch.labels.scenes import LabelledScene, ground_pixel_size_m, leaf_class, open_geotiff
+from coalwatch.labels.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
     from coalwatch.labels.chips import PlannedChip

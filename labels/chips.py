@@ -28,17 +28,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rasterio.windows import Window
+
+from coalwatch import __version__
+from coalwatch.atomic import atomic_dir, write_text_atomic
+from coalwatch.errors import CoalwatchError
 from coalwatch.labels.chip_writer import ChipWriter, SceneInfo, fit_scaling, inspect_scene
 from coalwatch.labels.coco import chip_dataset, write_coco
 from coalwatch.labels.importers import write_scene_label_files
 from coalwatch.labels.radiometry import Scaling
 from coalwatch.labels.scenes import LabelledScene, check_unique_names, find_scenes
 from coalwatch.labels.taxonomy import Taxonomy, load_taxonomy
-from rasterio.windows import Window
-
-from coalwatch import __version__
-from coalwatch.atomic import atomic_dir, write_text_atomic
-from coalwatch.errors import CoalwatchError
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val")

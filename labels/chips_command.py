@@ -94,11 +94,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Import (optionally), cut and print the summary line."""
+    from coalwatch.errors import CoalwatchError
     from coalwatch.labels.chips import ChipOptions, make_chips
     from coalwatch.labels.importers import import_coco, parse_class_map
     from coalwatch.labels.taxonomy import load_taxonomy
-
-    from coalwatch.errors import CoalwatchError
 
     if not args.scenes and not args.coco:
         raise CoalwatchError("give scenes (GeoTIFFs or folders) or --coco FILE")

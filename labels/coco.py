@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coalwatch.labels.taxonomy import Taxonomy
-
 from coalwatch.atomic import write_text_atomic
 from coalwatch.errors import InputError
+from coalwatch.labels.taxonomy import Taxonomy
 
 BBox = tuple[float, float, float, float]  # x, y, width, height
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from coalwatch.errors import InputError
 from coalwatch.labels.coco import CocoDataset, CocoImage, read_coco
 from coalwatch.labels.scenes import LabelledScene, check_unique_names, scene_grid
 from coalwatch.labels.schema import (
@@ -22,8 +23,6 @@ from coalwatch.labels.schema import (
     write_scene_labels,
 )
 from coalwatch.labels.taxonomy import Taxonomy
-
-from coalwatch.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rasterio
-from coalwatch.labels.schema import SceneGrid, SceneLabels, read_scene_labels
-from coalwatch.labels.taxonomy import Taxonomy
 from pyproj import CRS, Geod, Transformer
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
 
 from coalwatch.errors import InputError
+from coalwatch.labels.schema import SceneGrid, SceneLabels, read_scene_labels
+from coalwatch.labels.taxonomy import Taxonomy
 
 RASTER_SUFFIXES = (".tif", ".tiff")
 

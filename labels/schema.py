@@ -24,12 +24,12 @@ from typing import Any
 
 import rasterio
 from affine import Affine
-from coalwatch.labels.taxonomy import Taxonomy
 from pyproj import CRS, Transformer
 from pyproj.exceptions import ProjError
 
 from coalwatch.atomic import write_text_atomic
 from coalwatch.errors import InputError
+from coalwatch.labels.taxonomy import Taxonomy
 
 Box = tuple[float, float, float, float]
 

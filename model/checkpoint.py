@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from coalwatch.labels.taxonomy import Taxonomy
-from coalwatch.model.detector import DetectorConfig, build_detector
 from torchvision.models.detection import FasterRCNN
 
 from coalwatch.atomic import atomic_path
 from coalwatch.errors import InputError
+from coalwatch.labels.taxonomy import Taxonomy
+from coalwatch.model.detector import DetectorConfig, build_detector
 
 STATE_PREFIX = "model."
 

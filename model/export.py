@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from coalwatch.infer.metadata import METADATA_KEY, ModelMetadata
-from coalwatch.labels.taxonomy import Taxonomy
-from coalwatch.model.checkpoint import load_detector
-from coalwatch.model.parity import TileParity, check_parity, parity_tiles
 from torch import Tensor, nn
 from torchvision.models.detection import FasterRCNN
 
 from coalwatch import __version__
 from coalwatch.atomic import atomic_path
 from coalwatch.errors import InputError
+from coalwatch.infer.metadata import METADATA_KEY, ModelMetadata
+from coalwatch.labels.taxonomy import Taxonomy
+from coalwatch.model.checkpoint import load_detector
+from coalwatch.model.parity import TileParity, check_parity, parity_tiles
 
 log = logging.getLogger(__name__)
 

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export, check parity, report."""
     import torch
+
     from coalwatch.model.export import export_checkpoint
 
     torch.set_num_threads(max(1, min(4, torch.get_num_threads())))

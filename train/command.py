@@ -36,10 +36,9 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    from coalwatch.resources import resolve_config
     from coalwatch.train.config import load_run_config
     from coalwatch.train.run import run_folder_of, train
-
-    from coalwatch.resources import resolve_config
 
     config_path = resolve_config(args.config, "")
     run_config, resolved = load_run_config(config_path, args.overrides)

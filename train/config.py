@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from coalwatch.errors import InputError
 from coalwatch.model.detector import DetectorConfig
 from coalwatch.train.augment import AugmentConfig
 from coalwatch.train.module import OptimConfig
-
-from coalwatch.errors import InputError
 
 
 @dataclass

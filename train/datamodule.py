@@ -17,13 +17,13 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from coalwatch.labels.coco import image_path, read_coco
-from coalwatch.labels.taxonomy import Taxonomy
-from coalwatch.train.augment import AugmentConfig, apply, build_transforms
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from coalwatch.errors import InputError
+from coalwatch.labels.coco import image_path, read_coco
+from coalwatch.labels.taxonomy import Taxonomy
+from coalwatch.train.augment import AugmentConfig, apply, build_transforms
 
 SPLITS = ("train", "val")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import lightning as L
 import torch
+
 from coalwatch.labels.taxonomy import Taxonomy
 from coalwatch.model.checkpoint import InferenceSettings
 from coalwatch.model.detector import DetectorConfig, build_detector

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from coalwatch.atomic import write_text_atomic
+from coalwatch.errors import CoalwatchError, InputError
 from coalwatch.labels.taxonomy import Taxonomy, load_taxonomy
 from coalwatch.model.checkpoint import InferenceSettings, config_digest, read_checkpoint
 from coalwatch.model.detector import DetectorConfig
 from coalwatch.train.config import RunConfig
 from coalwatch.train.datamodule import ChipSplit, check_chip_folder, read_manifest
-
-from coalwatch.atomic import write_text_atomic
-from coalwatch.errors import CoalwatchError, InputError
 
 log = logging.getLogger(__name__)
 MONITOR = "val/mAP50"
@@ -267,6 +267,7 @@ def _fit(
 ) -> dict[str, Any]:
     import lightning as L
     import torch
+
     from coalwatch.train.curves import plot_curves, read_history
     from coalwatch.train.datamodule import ChipDataModule
     from coalwatch.train.module import DetectorModule

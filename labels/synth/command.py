@@ -36,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from coalwatch.labels.synth import load_scenario, render_scenario, render_series
     from rich.progress import Progress
+
+    from coalwatch.labels.synth import load_scenario, render_scenario, render_series
 
     scenario = load_scenario(args.scenario)
     series = args.series or (scenario.series is not None and args.count == 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from coalwatch.labels.synth.layout import Site, water_points
 from coalwatch.labels.synth.rail import Car, Track, Train, train_length_m
 from coalwatch.labels.synth.ships import Ship, random_ship

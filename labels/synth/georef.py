@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
-from coalwatch.labels.schema import ObjectLabel, SceneGrid, SceneLabels, write_scene_labels
-from coalwatch.labels.synth.config import Place
 from pyproj import CRS, Transformer
 from rasterio.crs import CRS as RioCRS
 
 from coalwatch.atomic import atomic_path
+from coalwatch.labels.schema import ObjectLabel, SceneGrid, SceneLabels, write_scene_labels
+from coalwatch.labels.synth.config import Place
 
 
 def scene_grid(place: Place, width: int, height: int, gsd: float) -> SceneGrid:

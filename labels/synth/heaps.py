@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from coalwatch.labels.schema import ObjectLabel
 from coalwatch.labels.synth.canvas import Canvas, Sprite, color, object_grid, supersampling
 from coalwatch.labels.synth.noise import angular_noise, fractal_noise

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from coalwatch.labels.synth.canvas import Canvas
 from coalwatch.labels.synth.heaps import Heap
 from coalwatch.labels.synth.rail import Track, Train

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from coalwatch.labels.synth.canvas import Canvas, color
 
 

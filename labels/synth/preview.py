@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from coalwatch.labels.schema import ObjectLabel
 
 from coalwatch.atomic import atomic_path
+from coalwatch.labels.schema import ObjectLabel
 
 CLASS_COLORS = {
     "ore_car": (255, 210, 0),

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from coalwatch.labels.schema import ObjectLabel
 from coalwatch.labels.synth.canvas import (
     Canvas,

@@ -4,6 +4,7 @@ scenario's ranges)."""
 from __future__ import annotations
 
 import numpy as np
+
 from coalwatch.labels.synth.contents import (
     anchored_ships,
     berth_ship,

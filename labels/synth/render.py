@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from coalwatch.errors import InputError
 from coalwatch.labels.synth.config import Scenario, load_scenario, site_params
 from coalwatch.labels.synth.georef import contract_tags, scene_grid, write_scene
 from coalwatch.labels.synth.layout import Site
@@ -21,8 +23,6 @@ from coalwatch.labels.synth.site_port import DEFAULTS as PORT_DEFAULTS
 from coalwatch.labels.synth.site_port import build_port
 from coalwatch.labels.synth.site_rail import DEFAULTS as RAIL_DEFAULTS
 from coalwatch.labels.synth.site_rail import build_rail_crossing
-
-from coalwatch.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from coalwatch.labels.schema import ObjectLabel
 from coalwatch.labels.synth.canvas import Canvas
 from coalwatch.labels.synth.heaps import draw_heap

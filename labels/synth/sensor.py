@@ -8,10 +8,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
+
 from coalwatch.labels.synth.canvas import Canvas, color
 from coalwatch.labels.synth.noise import fractal_noise
 from coalwatch.labels.synth.sky import Sun
-from scipy import ndimage
 
 
 @dataclass

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from coalwatch.atomic import write_text_atomic
+from coalwatch.errors import InputError
 from coalwatch.labels.synth.config import Scenario, SeriesDate
 from coalwatch.labels.synth.contents import anchored_ships, berth_ship, place_trains, small_craft
 from coalwatch.labels.synth.georef import scene_grid
@@ -19,9 +22,6 @@ from coalwatch.labels.synth.rail import compose_train
 from coalwatch.labels.synth.render import as_scenario, build_site, check_gsd, save_scene
 from coalwatch.labels.synth.scene import RenderedScene, render_scene
 from coalwatch.labels.synth.stockyard import Slot, fill_yard, yard_slots
-
-from coalwatch.atomic import write_text_atomic
-from coalwatch.errors import InputError
 
 CLASSES = ("ore_car", "other_railcar", "bulk_carrier", "other_vessel", "coal_heap")
 CARS_PER_TRAIN = 40

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from coalwatch.labels.synth.canvas import Canvas, Sprite, color, object_grid
 from coalwatch.labels.synth.heaps import Heap
 from coalwatch.labels.synth.layout import Frame, Site, Stockyard

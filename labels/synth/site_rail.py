@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from coalwatch.labels.synth.canvas import Canvas, color
 from coalwatch.labels.synth.layout import Frame, Site
 from coalwatch.labels.synth.noise import noise_1d

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from coalwatch.labels.synth.heaps import Heap
 from coalwatch.labels.synth.layout import Stockyard
 

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from coalwatch.labels.synth.canvas import (
     Canvas,
     Sprite,

@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import ndimage
+
 from coalwatch.labels.synth.canvas import Canvas, color
 from coalwatch.labels.synth.noise import fractal_noise, upsample
 from coalwatch.labels.synth.sky import Sun
-from scipy import ndimage
 
 # summer and winter looks of each cover (R, G, B, NIR)
 FIELDS_SUMMER = [

@@ -7,9 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from coalwatch.infer.counting import SceneResult
-from coalwatch.infer.detections import Detections
-from coalwatch.labels.taxonomy import load_taxonomy
 
 from coalwatch.cli import main
 from coalwatch.demo_picture import densest_window
@@ -20,6 +17,9 @@ from coalwatch.demo_report import (
     read_truth,
     summary_next_to_truth,
 )
+from coalwatch.infer.counting import SceneResult
+from coalwatch.infer.detections import Detections
+from coalwatch.labels.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
 CLASSES = TAXONOMY.classes

@@ -44,6 +44,7 @@ def synthetic_tile(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np
 def train_tiny(steps: int = 250, seed: int = 0):
     """Train the tiny detector briefly; returns (model, DetectorConfig)."""
     import torch
+
     from coalwatch.model.detector import DetectorConfig, build_detector
 
     torch.set_num_threads(1)

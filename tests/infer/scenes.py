@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from scipy import ndimage
+
 from coalwatch.infer.detections import Detections
 from coalwatch.infer.metadata import ModelMetadata
 from coalwatch.labels.taxonomy import load_taxonomy
-from scipy import ndimage
 
 UTM52N = "EPSG:32652"
 ORIGIN = (500_000.0, 4_400_000.0)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from coalwatch.infer.counting import count_scene
 
 from coalwatch.cli import main
+from coalwatch.infer.counting import count_scene
 
 from .scenes import write_scene
 

@@ -7,12 +7,12 @@ import pickle
 
 import numpy as np
 import pytest
-from coalwatch.infer import counting
-from coalwatch.infer.counting import CountOptions, count_scene, count_scenes
-from coalwatch.infer.outputs import write_outputs
 from pyproj import Transformer
 
 from coalwatch.errors import InputError
+from coalwatch.infer import counting
+from coalwatch.infer.counting import CountOptions, count_scene, count_scenes
+from coalwatch.infer.outputs import write_outputs
 
 from .scenes import DarkBlobDetector, scene_to_map, write_scene
 

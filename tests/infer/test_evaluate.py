@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from coalwatch.errors import InputError
 from coalwatch.infer import counting, evaluate
 from coalwatch.infer.coco_metrics import ImageBoxes, coco_scores
 from coalwatch.infer.eval_outputs import write_eval_outputs
@@ -15,8 +17,6 @@ from coalwatch.infer.evaluate import EvalOptions
 from coalwatch.labels.coco import CocoAnnotation, CocoDataset, CocoImage, write_coco
 from coalwatch.labels.schema import ObjectLabel, SceneGrid, SceneLabels, write_scene_labels
 from coalwatch.labels.taxonomy import load_taxonomy
-
-from coalwatch.errors import InputError
 
 from .scenes import DarkBlobDetector, write_scene
 

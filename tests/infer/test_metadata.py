@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from affine import Affine
+
 from coalwatch.infer.detections import Detections
 from coalwatch.infer.metadata import ModelMetadata
 from coalwatch.labels.taxonomy import load_taxonomy

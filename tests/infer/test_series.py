@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from coalwatch.infer.aoi import load_aois
 from coalwatch.infer.counting import scene_result
 from coalwatch.infer.detections import Detections

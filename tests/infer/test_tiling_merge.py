@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from coalwatch.infer.detections import Detections
 from coalwatch.infer.merge import merge_tiles
 from coalwatch.infer.tiling import TileGrid, tile_starts

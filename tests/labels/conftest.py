@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+
 from coalwatch.labels.schema import ObjectLabel, SceneGrid, SceneLabels, write_scene_labels
 
 # UTM 52N near Nampho-like latitudes: 3 m pixels.

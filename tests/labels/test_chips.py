@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
-from coalwatch.labels.chips import ChipOptions, chip_starts, make_chips, split_scenes
-from coalwatch.labels.coco import image_path, read_coco
-from coalwatch.labels.radiometry import Scaling
 from PIL import Image
 
 from coalwatch import cli
 from coalwatch.errors import CoalwatchError, InputError
+from coalwatch.labels.chips import ChipOptions, chip_starts, make_chips, split_scenes
+from coalwatch.labels.coco import image_path, read_coco
+from coalwatch.labels.radiometry import Scaling
 
 QUIET = {"progress": False}
 
@@ -283,8 +283,9 @@ def test_sen2ships_chips_hold_every_ship_whole(
 
 
 def test_scenes_are_read_window_by_window(make_scene, tmp_path, monkeypatch) -> None:
-    from coalwatch.labels.radiometry import FIT_MAX_SIDE
     from rasterio.io import DatasetReader
+
+    from coalwatch.labels.radiometry import FIT_MAX_SIDE
 
     shapes: list[tuple[int, int]] = []
     for name in ("read", "read_masks"):

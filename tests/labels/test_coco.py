@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from coalwatch.errors import InputError
 from coalwatch.labels.coco import (
     CocoAnnotation,
     CocoImage,
@@ -15,8 +17,6 @@ from coalwatch.labels.coco import (
     write_coco,
 )
 from coalwatch.labels.taxonomy import load_taxonomy
-
-from coalwatch.errors import InputError
 
 
 def _dataset():

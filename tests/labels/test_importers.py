@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+
+from coalwatch.errors import InputError
 from coalwatch.labels.importers import import_coco, parse_class_map, write_scene_label_files
 from coalwatch.labels.scenes import find_scenes
 from coalwatch.labels.taxonomy import load_taxonomy
-
-from coalwatch.errors import InputError
 
 SHIP = load_taxonomy("ship")
 SIZES = {

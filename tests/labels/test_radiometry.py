@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from coalwatch.labels import radiometry
-from coalwatch.labels.radiometry import Scaling, check_bands, parse_bands, read_window
 from rasterio.windows import Window
 
 from coalwatch.errors import InputError
+from coalwatch.labels import radiometry
+from coalwatch.labels.radiometry import Scaling, check_bands, parse_bands, read_window
 
 
 def test_8bit_gain_is_the_identity(make_scene) -> None:

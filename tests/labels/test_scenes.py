@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import rasterio
-from coalwatch.labels.scenes import find_scenes, ground_pixel_size_m, leaf_class
-from coalwatch.labels.taxonomy import load_taxonomy
 
 from coalwatch.errors import InputError
+from coalwatch.labels.scenes import find_scenes, ground_pixel_size_m, leaf_class
+from coalwatch.labels.taxonomy import load_taxonomy
 
 DEFAULT = load_taxonomy("default")
 

@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from pyproj import Transformer
+
+from coalwatch.errors import InputError
 from coalwatch.labels.schema import (
     ObjectLabel,
     SceneGrid,
@@ -14,9 +17,6 @@ from coalwatch.labels.schema import (
     write_scene_labels,
 )
 from coalwatch.labels.taxonomy import load_taxonomy
-from pyproj import Transformer
-
-from coalwatch.errors import InputError
 
 TAXONOMY = load_taxonomy("default")
 UTM = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32652"}}

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from coalwatch.labels.taxonomy import Taxonomy, load_taxonomy
 
 from coalwatch.errors import InputError
+from coalwatch.labels.taxonomy import Taxonomy, load_taxonomy
 
 
 def test_default_taxonomy_has_leaves_and_groups() -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy.ndimage import gaussian_filter
+
+from coalwatch.errors import InputError
 from coalwatch.model.backbones import build_backbone, tiny_trunk
 from coalwatch.model.pretrained import (
     EXPECTED_TENSORS,
@@ -12,9 +15,6 @@ from coalwatch.model.pretrained import (
     lite0_state_dict,
     map_state_dict,
 )
-from scipy.ndimage import gaussian_filter
-
-from coalwatch.errors import InputError
 
 torch.set_num_threads(1)
 timm = pytest.importorskip("timm")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+from coalwatch.errors import InputError
 from coalwatch.labels.taxonomy import load_taxonomy
 from coalwatch.model.checkpoint import InferenceSettings, load_detector, save_detector
 from coalwatch.model.detector import DetectorConfig, build_detector, count_parameters
-
-from coalwatch.errors import InputError
 
 torch.set_num_threads(1)
 

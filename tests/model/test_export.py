@@ -8,14 +8,14 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+
+from coalwatch.errors import InputError
 from coalwatch.infer.metadata import read_metadata
 from coalwatch.labels.taxonomy import load_taxonomy
 from coalwatch.model.checkpoint import InferenceSettings, save_detector
 from coalwatch.model.detector import DetectorConfig, build_detector
 from coalwatch.model.export import export_checkpoint, export_model, metadata_for
 from coalwatch.model.parity import ParityError, TileParity, check_parity, parity_tiles
-
-from coalwatch.errors import InputError
 
 TILE = 128
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from coalwatch.labels.taxonomy import load_taxonomy
 from PIL import Image
+
+from coalwatch.labels.taxonomy import load_taxonomy
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 torch.set_num_threads(2)

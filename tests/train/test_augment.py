@@ -5,6 +5,7 @@ from __future__ import annotations
 import albumentations as A
 import numpy as np
 import pytest
+
 from coalwatch.train.augment import AugmentConfig, apply, build_transforms, strict
 
 GEOMETRIC = AugmentConfig(

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from coalwatch.train.config import load_run_config
 
 from coalwatch.cli import main
 from coalwatch.resources import resolve_config
+from coalwatch.train.config import load_run_config
 
 
 def _fails(argv: list[str], capsys, expected: str) -> str:

@@ -6,11 +6,11 @@ import json
 
 import pytest
 import torch
+
+from coalwatch.errors import InputError
 from coalwatch.labels.taxonomy import load_taxonomy
 from coalwatch.model.detector import build_detector
 from coalwatch.train.datamodule import ChipDataModule, check_chip_folder
-
-from coalwatch.errors import InputError
 
 TAXONOMY = load_taxonomy("default")
 SMALL = {

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+
 from coalwatch.model.checkpoint import load_detector
 from coalwatch.train.config import load_run_config
 from coalwatch.train.datamodule import check_chip_folder

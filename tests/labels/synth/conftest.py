@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+
 from coalwatch.labels.synth import load_scenario, render_scenario
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import rasterio
+
 from coalwatch.labels.schema import SceneGrid, read_scene_labels
 from coalwatch.labels.synth import render_scenario
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
-from coalwatch.labels.synth import load_scenario
-from coalwatch.labels.synth.noise import upsample
 
 from coalwatch.errors import InputError
+from coalwatch.labels.synth import load_scenario
+from coalwatch.labels.synth.noise import upsample
 from coalwatch.resources import shipped_config
 
 

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from coalwatch.labels.synth.layout import Contents
 from coalwatch.labels.synth.rail import CAR_SIZES
 from coalwatch.labels.synth.random_contents import RANDOM_CONTENTS

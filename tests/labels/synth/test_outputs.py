@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 import rasterio
+from pyproj import Transformer
+
 from coalwatch.labels.schema import SceneGrid, read_scene_labels
 from coalwatch.labels.synth import load_scenario, render_scenario
 from coalwatch.labels.taxonomy import load_taxonomy
-from pyproj import Transformer
 
 EPSG = {"rail_crossing": 32652, "coal_port": 32651, "mine": 32652}
 

@@ -6,6 +6,7 @@ import csv
 import json
 
 import rasterio
+
 from coalwatch.labels.schema import SceneGrid, count_by_class, read_scene_labels
 from coalwatch.labels.synth import load_scenario, render_series
 from coalwatch.labels.synth.layout import point_in_polygon

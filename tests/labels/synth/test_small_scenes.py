@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import rasterio
+
 from coalwatch.labels.synth import render_scenario
 from coalwatch.labels.synth.config import load_scenario
 
