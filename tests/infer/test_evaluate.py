@@ -20,7 +20,6 @@ from coalwatch.labels.taxonomy import load_taxonomy
 
 from .scenes import DarkBlobDetector, write_scene
 
-SEN2SHIPS = Path("/work/shared/data/sen2ships-dev")
 CARS = [(40 + i * 40, 100, 66 + i * 40, 106) for i in range(5)]  # 26 x 6 px ore cars
 HEAP = (400, 300, 480, 360)
 
@@ -147,10 +146,9 @@ def test_missing_labels_fail_before_counting(tmp_path, blobs) -> None:
         evaluate.evaluate([tif], None, "unused.onnx")
 
 
-@pytest.mark.skipif(not SEN2SHIPS.is_dir(), reason="shared sen2ships set not present")
-def test_sen2ships_coco_truth_loads_all_ships() -> None:
+def test_sen2ships_coco_truth_loads_all_ships(sen2ships: Path) -> None:
     truths = load_truth(
-        [SEN2SHIPS / "images"], SEN2SHIPS / "annotations.coco.json", load_taxonomy("ship")
+        [sen2ships / "images"], sen2ships / "annotations.coco.json", load_taxonomy("ship")
     )
     assert len(truths) == 7
     assert sum(len(t.classes) for t in truths) == 191

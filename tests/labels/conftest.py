@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -84,24 +83,3 @@ def make_scene(tmp_path: Path) -> Callable[..., Path]:
         return write_scene(folder / f"{name}.tif", **kwargs)
 
     return factory
-
-
-def shared_data(name: str) -> Path:
-    """A folder of the shared data sets (``$COALWATCH_SHARED_DATA`` or ``../shared/data``)."""
-
-    repo = Path(__file__).resolve().parents[2]
-    roots = [
-        os.environ.get("COALWATCH_SHARED_DATA"),
-        repo / "shared/data",
-        repo.parent / "shared/data",
-    ]
-    for root in filter(None, roots):
-        if (Path(root) / name).is_dir():
-            return Path(root) / name
-    pytest.skip(f"shared data set {name} not found (set COALWATCH_SHARED_DATA)")
-
-
-@pytest.fixture
-def sen2ships() -> Path:
-    """The shared sen2ships development set (7 port scenes, 191 ships)."""
-    return shared_data("sen2ships-dev")
