@@ -8,11 +8,9 @@ CRS; a detection belongs to the area that contains its centre.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import shapely
@@ -22,6 +20,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from coalwatch.errors import InputError
+from coalwatch.labels.jsonio import geojson_crs, load_json
 
 
 @dataclass
@@ -74,32 +73,17 @@ class AreasOfInterest:
         return {n: float(g.area) for n, g in zip(self.names, self.in_crs(crs), strict=True)}
 
 
-def _crs_of(path: Path, collection: Mapping[str, Any]) -> CRS:
-    member = collection.get("crs")
-    if member is None:
-        return CRS.from_epsg(4326)
-    try:
-        return CRS.from_user_input(member["properties"]["name"])
-    except (CRSError, KeyError, TypeError) as exc:
-        raise InputError(path, f"unknown CRS {member!r}") from exc
-
-
 def load_aois(path: str | Path) -> AreasOfInterest:
     """Read named AOI polygons; any problem is an ``InputError`` naming the file."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise InputError(path, "no such AOI file") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"AOI file is not JSON ({exc})") from exc
+    data = load_json(path, "AOI file")
     if isinstance(data, Mapping) and data.get("type") == "Feature":
         data = {"type": "FeatureCollection", "features": [data], "crs": data.get("crs")}
     if not isinstance(data, Mapping) or data.get("type") != "FeatureCollection":
         raise InputError(path, "AOI file is not a GeoJSON FeatureCollection")
     if data.get("crs") is None:
         data = {k: v for k, v in data.items() if k != "crs"}
-    crs = _crs_of(path, data)
+    crs = geojson_crs(path, data)
     names: list[str] = []
     geometries: list[BaseGeometry] = []
     for index, feature in enumerate(data.get("features") or []):

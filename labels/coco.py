@@ -18,6 +18,7 @@ from typing import Any
 
 from coalwatch.atomic import write_text_atomic
 from coalwatch.errors import InputError
+from coalwatch.labels.jsonio import load_json
 from coalwatch.labels.taxonomy import Taxonomy
 
 BBox = tuple[float, float, float, float]  # x, y, width, height
@@ -197,12 +198,7 @@ def _annotation(path: Path, raw: Any, index: int) -> CocoAnnotation:
 def read_coco(path: str | Path) -> CocoDataset:
     """Read and validate a COCO detection file; errors name the file and the entry."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise InputError(path, "no such COCO file") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"malformed JSON ({exc})") from exc
+    data = load_json(path, "COCO file")
     if not isinstance(data, Mapping):
         raise InputError(path, "not a COCO object")
     for key in ("images", "annotations", "categories"):

@@ -29,6 +29,7 @@ from pyproj.exceptions import ProjError
 
 from coalwatch.atomic import write_text_atomic
 from coalwatch.errors import InputError
+from coalwatch.labels.jsonio import geojson_crs, load_json
 from coalwatch.labels.taxonomy import Taxonomy
 
 Box = tuple[float, float, float, float]
@@ -154,16 +155,6 @@ def write_scene_labels(path: str | Path, labels: SceneLabels, grid: SceneGrid) -
     return write_text_atomic(path, text + "\n")
 
 
-def _parse_crs(path: Path, collection: Mapping[str, Any]) -> CRS:
-    member = collection.get("crs")
-    if member is None:
-        return CRS.from_epsg(4326)  # RFC 7946: no crs member means WGS84
-    try:
-        return CRS.from_user_input(member["properties"]["name"])
-    except (ProjError, KeyError, TypeError) as exc:
-        raise InputError(path, f"unknown CRS {member!r}") from exc
-
-
 def _transformer(path: Path, label_crs: CRS, scene_crs: CRS) -> Transformer | None:
     """A transformer from the labels' CRS to the scene's, None when they are the same."""
     if label_crs == scene_crs:
@@ -259,12 +250,7 @@ def read_scene_labels(
     cannot be reprojected to the scene's. Boxes mostly inside the scene are clipped to it.
     """
     path = Path(path)
-    try:
-        collection = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise InputError(path, "no such label file") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"malformed JSON ({exc})") from exc
+    collection = load_json(path, "label file")
     if not isinstance(collection, Mapping) or collection.get("type") != "FeatureCollection":
         raise InputError(path, "not a GeoJSON FeatureCollection")
     meta = collection.get("coalwatch") or {}
@@ -280,7 +266,7 @@ def read_scene_labels(
     pixel_coordinates = pixel_coordinates or grid.crs is None
     transformer = None
     if not pixel_coordinates:
-        transformer = _transformer(path, _parse_crs(path, collection), grid.crs)
+        transformer = _transformer(path, geojson_crs(path, collection), grid.crs)
     objects = []
     for index, feature in enumerate(features):
         where = f"feature {index}"
