@@ -39,6 +39,9 @@ class InferenceSettings:
     tile_size: int = 512
     tile_overlap: int = 64  # pixels shared by neighbouring tiles
     gsd_m: float | None = None  # ground sample distance the model was trained at
+    # (min, max) GSD of the training scenes when they span several: scenes inside the
+    # span are counted as they are, others resampled to the nearer end
+    gsd_range_m: tuple[float, float] | None = None
     bands: list[int] = field(default_factory=lambda: [1, 2, 3])  # 1-based source bands -> RGB
     scaling: dict[str, Any] = field(default_factory=lambda: {"method": "gain", "gain": 1.0})
     score_threshold: float = 0.5
@@ -53,7 +56,10 @@ class InferenceSettings:
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"unknown inference setting(s): {', '.join(unknown)}")
-        return cls(**dict(data))
+        values = dict(data)
+        if values.get("gsd_range_m") is not None:
+            values["gsd_range_m"] = tuple(float(v) for v in values["gsd_range_m"])
+        return cls(**values)
 
 
 def config_digest(config: Mapping[str, Any]) -> str:

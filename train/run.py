@@ -55,6 +55,8 @@ def inference_settings(run: RunConfig, manifest: dict[str, Any]) -> InferenceSet
         if isinstance(s, dict) and s.get("gsd_m")
     ]
     gsd = run.inference.gsd_m or (statistics.median(gsds) if gsds else None)
+    spans_gsds = run.inference.gsd_m is None and len(set(gsds)) > 1
+    gsd_range = (min(gsds), max(gsds)) if spans_gsds else None
     overlap = run.inference.tile_overlap
     if overlap is None:
         overlap = int(options.get("overlap", run.model.tile_size // 4))
@@ -62,6 +64,7 @@ def inference_settings(run: RunConfig, manifest: dict[str, Any]) -> InferenceSet
         tile_size=run.model.tile_size,
         tile_overlap=overlap,
         gsd_m=gsd,
+        gsd_range_m=gsd_range,
         bands=list(manifest.get("bands") or [1, 2, 3]),
         scaling=dict(manifest.get("scaling") or {"method": "gain", "gain": 1.0}),
         score_threshold=run.inference.score_threshold,
