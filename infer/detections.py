@@ -156,14 +156,7 @@ class Detections:
         """
         if not len(self):
             return np.zeros((0, 4))
-        a, b, c, d, e, f = (
-            transform.a,
-            transform.b,
-            transform.c,
-            transform.d,
-            transform.e,
-            transform.f,
-        )
+        a, b, c, d, e, f = tuple(transform)[:6]
         xs = self.boxes[:, [0, 2, 0, 2]]
         ys = self.boxes[:, [1, 1, 3, 3]]
         mx = a * xs + b * ys + c
@@ -173,14 +166,7 @@ class Detections:
     def map_centres(self, transform: Affine) -> np.ndarray:
         """Box centres in map coordinates, shape (N, 2)."""
         c = self.centres
-        a, b, cc, d, e, f = (
-            transform.a,
-            transform.b,
-            transform.c,
-            transform.d,
-            transform.e,
-            transform.f,
-        )
+        a, b, cc, d, e, f = tuple(transform)[:6]
         return np.stack([a * c[:, 0] + b * c[:, 1] + cc, d * c[:, 0] + e * c[:, 1] + f], axis=1)
 
     def count_by_class(self, class_names: Sequence[str]) -> dict[str, int]:
