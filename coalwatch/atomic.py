@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def _umask() -> int:
@@ -70,3 +71,14 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(text)
     return Path(target)
+
+
+def save_figure(fig: Any, target: str | os.PathLike[str], dpi: float | None = None) -> Path:
+    """Save a matplotlib figure as PNG atomically, close it, and return the path."""
+    import matplotlib.pyplot as plt
+
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    plt.close(fig)
+    return target

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coalwatch.atomic import atomic_path
+from coalwatch.atomic import save_figure
 from coalwatch.infer.counting import SceneResult
 
 COLOURS = ("#ff3b30", "#ffcc00", "#34c759", "#32ade6", "#af52de", "#ff9500", "#8e8e93")
@@ -117,8 +117,4 @@ def draw_detections(
     fig.legend(handles=handles, loc="lower center", ncol=len(classes), fontsize=9, frameon=False)
     fig.suptitle(title or f"coalwatch detections, {result.date or result.scene_id}", fontsize=12)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    target = Path(out)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return target
+    return save_figure(fig, out)

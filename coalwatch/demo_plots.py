@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from coalwatch.atomic import atomic_path
+from coalwatch.atomic import save_figure
 from coalwatch.demo_report import HEAP_AREA, counted_value
 from coalwatch.infer.counting import SceneResult
 from coalwatch.infer.series import MIN_USABLE, Series
@@ -52,8 +52,4 @@ def plot_counted_vs_truth(
     axes[0].set_title("coalwatch counts against the series' ground truth (hollow: cloud)")
     fig.autofmt_xdate()
     fig.tight_layout()
-    target = Path(out)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return target
+    return save_figure(fig, out)

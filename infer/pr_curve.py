@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coalwatch.atomic import atomic_path
+from coalwatch.atomic import save_figure
 from coalwatch.infer.evaluate import EvalReport
 
 
@@ -39,8 +39,4 @@ def write_pr_curve(report: EvalReport, path: str | Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return target
+    return save_figure(fig, path)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
-from coalwatch.atomic import atomic_path
+from coalwatch.atomic import save_figure
 from coalwatch.infer.counting import SceneResult
 from coalwatch.infer.series import MAX_CLOUD_FOR_AREA, MIN_USABLE, Series
 
@@ -81,10 +81,7 @@ def _plot(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def _mark_sanctions(ax, first: date, last: date) -> None:

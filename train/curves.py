@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from coalwatch.atomic import atomic_path
+from coalwatch.atomic import save_figure
 
 LOSSES = ("loss", "loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
 
@@ -76,7 +76,4 @@ def plot_curves(history: list[dict[str, Any]], out: Path, title: str = "") -> Pa
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=100)

@@ -39,3 +39,19 @@ def test_atomic_dir_replaces_existing_only_when_complete(tmp_path) -> None:
         (tmp / "new.txt").write_text("new")
     assert [p.name for p in target.iterdir()] == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chips"]
+
+
+def test_save_figure_writes_a_png_and_closes_the_figure(tmp_path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from coalwatch.atomic import save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(fig, tmp_path / "plot.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.fignum_exists(fig.number)
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]
