@@ -23,6 +23,7 @@ from torchvision.ops import misc as misc_ops
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from coalwatch.errors import InputError
+from coalwatch.model.torchfile import load_torch_file
 
 BACKBONES = ("tiny", "mobilenet_v3", "mobilenet_v3_small", "resnet50_fpn_v2", "efficientnet_lite0")
 # FPN width when the config leaves it unset.
@@ -96,12 +97,7 @@ def _with_fpn(
 def load_backbone_weights(trunk: nn.Module, path: str | Path) -> None:
     """Load a local state dict (a plain one or a checkpoint's ``state_dict``) into the trunk."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "backbone weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(path, f"cannot read backbone weights ({type(exc).__name__})") from exc
+    state = load_torch_file(path, "backbone weights file not found", "cannot read backbone weights")
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     own = trunk.state_dict()

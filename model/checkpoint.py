@@ -28,6 +28,7 @@ from coalwatch.atomic import atomic_path
 from coalwatch.errors import InputError
 from coalwatch.labels.taxonomy import Taxonomy
 from coalwatch.model.detector import DetectorConfig, build_detector
+from coalwatch.model.torchfile import load_torch_file
 
 STATE_PREFIX = "model."
 
@@ -110,12 +111,7 @@ def save_detector(
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The raw checkpoint dict (tensors on the CPU), or InputError."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "checkpoint not found")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(path, f"not a readable checkpoint ({type(exc).__name__})") from exc
+    checkpoint = load_torch_file(path, "checkpoint not found", "not a readable checkpoint")
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise InputError(path, "not a coalwatch checkpoint (no state_dict)")
     hparams = checkpoint.get("hyper_parameters") or {}
