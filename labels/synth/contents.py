@@ -6,26 +6,50 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from coalwatch.labels.synth.layout import Site, water_points
 from coalwatch.labels.synth.rail import Car, Track, Train, train_length_m
 from coalwatch.labels.synth.ships import Ship, random_ship
 
+# Cars stand clear of the fouling point: where another track comes closer than this (a switch,
+# a throat where yard tracks converge, a spur leaving a siding), no car is placed.
+CLEARANCE_M = 3.6
 
-def usable_span(track: Track, width: int, height: int, margin_px: float = 8) -> tuple[float, float]:
-    """The arc-length interval (pixels) of a track that lies inside the scene."""
+
+def usable_span(
+    track: Track,
+    width: int,
+    height: int,
+    margin_px: float = 8,
+    others: list[Track] | None = None,
+    clearance_px: float = 0.0,
+) -> tuple[float, float]:
+    """The longest arc-length interval (pixels) of a track that lies inside the scene and,
+    given ``others``, stays at least ``clearance_px`` from every other track."""
     s = np.arange(0, track.line.length_px, 2.0)
     pts, _ = track.line.at(s)
-    inside = (
+    usable = (
         (pts[:, 0] > margin_px)
         & (pts[:, 0] < width - margin_px)
         & (pts[:, 1] > margin_px)
         & (pts[:, 1] < height - margin_px)
     )
-    if not inside.any():
+    neighbours = [t.line.resampled(1.0).points for t in others or [] if t.name != track.name]
+    if neighbours and clearance_px > 0:
+        distance, _ = cKDTree(np.concatenate(neighbours)).query(pts)
+        usable &= distance >= clearance_px
+    return _longest_run(s, usable)
+
+
+def _longest_run(s: np.ndarray, flags: np.ndarray) -> tuple[float, float]:
+    """The (first, last) value of ``s`` over the longest run of True in ``flags``."""
+    if not flags.any():
         return (0.0, 0.0)
-    idx = np.nonzero(inside)[0]
-    return float(s[idx[0]]), float(s[idx[-1]])
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    k = int(np.argmax(ends - starts))
+    return float(s[starts[k]]), float(s[ends[k] - 1])
 
 
 def place_trains(
@@ -35,10 +59,15 @@ def place_trains(
     rng: np.random.Generator,
     strict: bool = False,
 ) -> list[Train]:
-    """Put each consist on its own track (longest first); cut cars that do not fit unless
-    ``strict`` (then split the consist over further tracks so that every car stands)."""
+    """Put each consist on its own track (longest first), on the stretch clear of every other
+    track (``CLEARANCE_M``); cut cars that do not fit unless ``strict`` (then split the
+    consist over further tracks so that every car stands)."""
     gsd = site.gsd
-    free = {t.name: usable_span(t, site.width, site.height) for t in tracks}
+    clearance = CLEARANCE_M / gsd
+    free = {
+        t.name: usable_span(t, site.width, site.height, others=site.tracks, clearance_px=clearance)
+        for t in tracks
+    }
     order = sorted(range(len(consists)), key=lambda i: -len(consists[i]))
     trains: list[Train] = []
     queue = [consists[i] for i in order if consists[i]]

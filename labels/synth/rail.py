@@ -75,6 +75,12 @@ class Train:
     start_px: float
     cars: list[Car] = field(default_factory=list)
 
+    def car_midpoints_px(self, gsd: float, gap_m: float = 1.0) -> np.ndarray:
+        """Arc length (pixels) of each car's middle along the track, ``gap_m`` between cars."""
+        lengths = np.array([c.length for c in self.cars]) / gsd
+        starts = self.start_px + np.concatenate([[0.0], np.cumsum(lengths + gap_m / gsd)[:-1]])
+        return starts + lengths / 2
+
 
 _PAINTS = {
     "ore": [(98, 78, 62), (88, 86, 84), (112, 86, 66), (72, 70, 68), (120, 100, 80)],
@@ -256,9 +262,7 @@ def draw_train(canvas: Canvas, train: Train, sun: Sun, gap_m: float = 1.0) -> li
     """Draw a train along its track; returns one label per car, in order."""
     gsd = canvas.gsd
     labels = []
-    s = train.start_px
-    for car in train.cars:
-        mid = s + car.length / 2 / gsd
+    for car, mid in zip(train.cars, train.car_midpoints_px(gsd, gap_m), strict=True):
         (center, heading) = train.track.line.at(mid)
         cx, cy = float(center[0]), float(center[1])
         outline = _draw_car(canvas, car, (cx, cy), float(heading), sun)
@@ -273,5 +277,4 @@ def draw_train(canvas: Canvas, train: Train, sun: Sun, gap_m: float = 1.0) -> li
         if train.track.aoi:
             attrs["aoi"] = train.track.aoi
         labels.append(ObjectLabel(car.cls, box, attrs))
-        s += (car.length + gap_m) / gsd
     return labels
