@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import table, write_json  # noqa: E402
+from common import table, write_json
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
