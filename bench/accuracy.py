@@ -39,12 +39,14 @@ def render_held_out(
     return paths
 
 
-def score(scenes: list[Path], model: Path, label: str, threads: int) -> dict[str, Any]:
+def score(
+    scenes: list[Path], model: Path, label: str, threads: int, nested: float = 0.8
+) -> dict[str, Any]:
     """Evaluate ``model`` on labelled ``scenes``: per-class rows and overall numbers."""
     from coalwatch.infer.evaluate import EvalOptions, evaluate
 
     started = time.perf_counter()
-    report = evaluate(scenes, None, model, EvalOptions(threads=threads))
+    report = evaluate(scenes, None, model, EvalOptions(threads=threads, nested=nested))
     data = report.to_dict()
     rows = []
     for name, c in data["classes"].items():
@@ -105,6 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--size", type=int, help="scene size in px (default: the scenario's)")
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--nested", type=float, default=0.8, help="as count --nested")
     parser.add_argument("--work", type=Path, default=Path("bench_out/accuracy"))
     parser.add_argument("--json", type=Path, default=Path("bench_out/accuracy.json"))
     args = parser.parse_args(argv)
@@ -112,7 +115,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     held_out = render_held_out(
         args.scenarios.split(","), args.count, args.work / "held_out", args.seed, args.size
     )
-    results = {"held-out layouts": score(held_out, args.model, "held-out layouts", args.threads)}
+    results = {
+        "held-out layouts": score(
+            held_out, args.model, "held-out layouts", args.threads, args.nested
+        )
+    }
     series_dir = args.series
     if series_dir is None and not args.no_series:
         from coalwatch.labels.synth import render_series
@@ -121,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         render_series("port_series", series_dir, seed=0)
     if not args.no_series:
         series = sorted(series_dir.glob("*.tif"))
-        results["series"] = score(series, args.model, "port series", args.threads)
+        results["series"] = score(series, args.model, "port series", args.threads, args.nested)
     rows = [row for r in results.values() for row in r["rows"]]
     print(table(rows, COLUMNS, f"Accuracy of {args.model}"))
     record = {"model": str(args.model), "machine": machine(), "results": results}

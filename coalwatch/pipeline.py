@@ -119,6 +119,8 @@ def train_demo_model(
     import os
 
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    import lightning.pytorch  # noqa: F401  (importing it sets its loggers to INFO: quiet them after)
+
     for name in ("lightning.pytorch", "lightning.fabric", "coalwatch.train", "coalwatch.labels"):
         logging.getLogger(name).setLevel(logging.WARNING)  # the progress bar speaks
     from coalwatch.resources import resolve_config

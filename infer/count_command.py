@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tile-size", type=int, help="tile size in model pixels (default: model's)"
     )
     parser.add_argument("--tile-overlap", type=int, help="tile overlap (default: the model's)")
+    add_nested_argument(parser)
     parser.add_argument(
         "--threads",
         type=int,
@@ -47,6 +48,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def add_nested_argument(parser: argparse.ArgumentParser) -> None:
+    """``--nested SHARE``, shared by ``count`` and ``evaluate``."""
+    parser.add_argument(
+        "--nested",
+        type=_share,
+        default=0.8,
+        help="drop a detection lying this share of its area inside a stronger one of its "
+        "class (part of a ship or heap beside the whole); 1 keeps them all (default 0.8)",
+    )
+
+
+def _share(text: str) -> float:
+    """A number in (0, 1] for argparse."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share in (0, 1]")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate every input, count every scene, then write all outputs at once."""
     from coalwatch.infer.counting import CountOptions, count_scenes
@@ -61,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         aoi_path=None if args.aoi is None else str(args.aoi),
         resample=not args.no_resample,
+        nested=args.nested,
     )
     preflight(args.scenes, args.model, options)
     with counting_progress(len(args.scenes), enabled=not args.quiet) as progress:

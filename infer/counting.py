@@ -26,7 +26,7 @@ from pyproj import CRS
 from coalwatch.infer.aoi import AreasOfInterest, load_aois
 from coalwatch.infer.detections import Detections
 from coalwatch.infer.heaps import heap_pixels, margin_px
-from coalwatch.infer.merge import merge_tiles
+from coalwatch.infer.merge import drop_nested, merge_tiles
 from coalwatch.infer.scene_reader import Scene
 from coalwatch.infer.session import OnnxDetector, detector_for
 from coalwatch.labels.radiometry import Scaling
@@ -48,6 +48,7 @@ class CountOptions:
     threads: int = 0
     aoi_path: str | None = None
     edge_px: float = 2.0  # model pixels from an interior tile edge that make a box "cut"
+    nested: float = 0.8  # drop a box this much inside a stronger one of its class (1: keep)
     heap_class: str = HEAP_CLASS
     # GDAL's block cache; its default (5% of RAM) grows with the scene, this keeps it flat
     gdal_cache_mb: int = 256
@@ -120,7 +121,7 @@ def _detect_tiles(
     for model_tile in tiles:
         read += 1
         valid += model_tile.valid_pixels
-        dets = detector.detect(model_tile.image, options.score)
+        dets = drop_nested(detector.detect(model_tile.image, options.score), options.nested)
         dets = dets.scale(model_tile.scale_x, model_tile.scale_y)
         dets = dets.translate(model_tile.tile.x, model_tile.tile.y)
         per_tile.append((model_tile.tile, dets))

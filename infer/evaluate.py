@@ -36,6 +36,7 @@ class EvalOptions:
     label_taxonomy: str | None = None  # taxonomy the labels name (default: the model's)
     class_map: Mapping[str, str] | None = None  # COCO category -> class
     keep_occluded: bool = False  # score labels flagged occluded like any other
+    nested: float = 0.8  # as CountOptions.nested
 
 
 @dataclass
@@ -248,6 +249,7 @@ def plan_evaluation(
         tile_size=options.tile_size,
         tile_overlap=options.tile_overlap,
         threads=options.threads,
+        nested=options.nested,
     )
     return EvalPlan(Path(model_path), truths, levels, threshold, count_options)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from coalwatch.infer.detections import Detections
-from coalwatch.infer.merge import merge_tiles
+from coalwatch.infer.merge import drop_nested, merge_tiles
 from coalwatch.infer.tiling import TileGrid, tile_starts
 
 
@@ -103,3 +103,35 @@ def test_classes_merge_separately_and_extras_follow() -> None:
 def test_nothing_in_nothing_out() -> None:
     grid = TileGrid(600, 300, 256, 64)
     assert len(merge_tiles([(t, Detections.empty()) for t in grid])) == 0
+
+
+def _dets(boxes, scores, classes) -> Detections:
+    return Detections(
+        np.asarray(boxes, dtype=float),
+        np.asarray(scores, dtype=np.float32),
+        np.asarray(classes, dtype=np.int64),
+    )
+
+
+def test_drop_nested_keeps_the_whole_ship_and_drops_its_parts() -> None:
+    ship = [100, 100, 300, 140]
+    bow, stern = [100, 102, 160, 138], [240, 100, 300, 140]
+    dets = _dets([bow, ship, stern], [0.9, 0.8, 0.6], [3, 3, 3])
+    kept = drop_nested(dets)
+    # the bow scored higher than the whole ship: the pair is one object, the bow stays
+    assert len(kept) == 2 and kept.scores.tolist() == pytest.approx([0.9, 0.6])
+    dets = _dets([ship, bow, stern], [0.9, 0.8, 0.6], [3, 3, 3])
+    np.testing.assert_allclose(drop_nested(dets).boxes, [ship])
+    # another class inside the ship's box is not its part; 1.0 switches the rule off
+    assert len(drop_nested(_dets([ship, bow], [0.9, 0.8], [3, 4]))) == 2
+    assert len(drop_nested(dets, overlap=1.0)) == 3
+
+
+def test_drop_nested_keeps_cars_on_parallel_diagonal_tracks() -> None:
+    # 45-degree cars (22 px boxes) on one track touch at the corners; a parallel track 10 px
+    # away (7 px in x and y) shares under half of each box
+    one = np.array([[i * 19.0, i * 19.0, i * 19.0 + 22, i * 19.0 + 22] for i in range(10)])
+    other = one + np.array([7.0, -7.0, 7.0, -7.0])
+    boxes = np.concatenate([one, other])
+    dets = _dets(boxes, np.linspace(0.9, 0.5, 20), [1] * 20)
+    assert len(drop_nested(dets)) == 20
