@@ -131,3 +131,12 @@ def test_a_process_pool_gives_the_same_counts(trained_onnx, series_dir) -> None:
     pooled = count_scenes(scenes, trained_onnx, workers=2)
     assert [r.counts for r in pooled] == [r.counts for r in serial]
     assert [r.scene_id for r in pooled] == [r.scene_id for r in serial]
+
+
+@pytest.mark.parametrize("share", ["0", "1.5", "-0.2"])
+def test_nested_must_be_a_share(share, trained_onnx, series_dir, capsys) -> None:
+    scene = str(series_dir / "site_2018-02-04.tif")
+    with pytest.raises(SystemExit) as stop:
+        main(["count", scene, "--model", str(trained_onnx), "--nested", share])
+    assert stop.value.code == 2
+    assert f"{share} is not a share in (0, 1]" in capsys.readouterr().err
