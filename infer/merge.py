@@ -69,6 +69,12 @@ def _area(boxes: np.ndarray) -> np.ndarray:
     )
 
 
+def _share_of_smaller(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection of ``box`` with each of ``boxes`` over the smaller box's area."""
+    smaller = np.maximum(np.minimum(_area(box), _area(boxes)), 1e-9)
+    return _intersection(box, boxes) / smaller
+
+
 def _overlap_1d(lo: float, hi: float, los: np.ndarray, his: np.ndarray) -> np.ndarray:
     """1-D intersection over the shorter interval."""
     inter = np.clip(np.minimum(hi, his) - np.maximum(lo, los), 0, None)
@@ -108,12 +114,8 @@ def drop_nested(dets: Detections, overlap: float = 0.8) -> Detections:
         kept: list[int] = []
         members = np.flatnonzero(dets.class_ids == class_id)
         for i in members[np.argsort(-dets.scores[members], kind="stable")]:
-            if kept:
-                k = np.asarray(kept)
-                inter = _intersection(dets.boxes[i], dets.boxes[k])
-                smaller = np.maximum(np.minimum(_area(dets.boxes[i]), _area(dets.boxes[k])), 1e-9)
-                if np.any(inter / smaller > overlap):
-                    continue
+            if kept and np.any(_share_of_smaller(dets.boxes[i], dets.boxes[kept]) > overlap):
+                continue
             kept.append(int(i))
         keep.extend(kept)
     return dets.select(np.asarray(sorted(keep), dtype=np.int64))
@@ -172,9 +174,7 @@ def _greedy_merge(
             if kept:
                 k = np.asarray(kept)
                 other = tile_of[k] != tile_of[i]
-                inter = _intersection(boxes[i], boxes[k])
-                smaller = np.maximum(np.minimum(_area(boxes[i]), _area(boxes[k])), 1e-9)
-                same = other & (inter / smaller > match)
+                same = other & (_share_of_smaller(boxes[i], boxes[k]) > match)
                 if np.any(same & (rank[k] < 2)):
                     continue  # seen whole by another tile
                 if rank[i] == 2:
