@@ -80,8 +80,16 @@ class InferenceConfig:
     """Inference settings stored in the checkpoint (and the exported model's metadata)."""
 
     score_threshold: float = 0.5
+    # Tiles counting cuts scenes into: the detector is fully convolutional, so it may count
+    # on larger tiles than it trained on (fewer seams, ships and heaps whole). None: the
+    # training tile (model.tile_size).
+    tile_size: int | None = None
     tile_overlap: int | None = None  # None: the chips' overlap
     gsd_m: float | None = None  # None: from the chips' manifest (median scene GSD)
+
+    def __post_init__(self) -> None:
+        if self.tile_size is not None and self.tile_size <= (self.tile_overlap or 0) * 2:
+            raise ValueError("inference.tile_size must be more than twice inference.tile_overlap")
 
 
 @dataclass

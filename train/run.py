@@ -61,7 +61,7 @@ def inference_settings(run: RunConfig, manifest: dict[str, Any]) -> InferenceSet
     if overlap is None:
         overlap = int(options.get("overlap", run.model.tile_size // 4))
     return InferenceSettings(
-        tile_size=run.model.tile_size,
+        tile_size=run.inference.tile_size or run.model.tile_size,
         tile_overlap=overlap,
         gsd_m=gsd,
         gsd_range_m=gsd_range,
