@@ -40,7 +40,7 @@ def render_held_out(
 
 
 def score(
-    scenes: list[Path], model: Path, label: str, threads: int, nested: float = 0.8
+    scenes: list[Path], model: Path, label: str, threads: int, nested: float
 ) -> dict[str, Any]:
     """Evaluate ``model`` on labelled ``scenes``: per-class rows and overall numbers."""
     from coalwatch.infer.evaluate import EvalOptions, evaluate
@@ -98,6 +98,8 @@ COLUMNS = [
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    from coalwatch.infer.count_command import add_nested_argument
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("demo_out/model.onnx"))
     parser.add_argument("--series", type=Path, help="a rendered series folder (else rendered)")
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--size", type=int, help="scene size in px (default: the scenario's)")
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--nested", type=float, default=0.8, help="as count --nested")
+    add_nested_argument(parser)
     parser.add_argument("--work", type=Path, default=Path("bench_out/accuracy"))
     parser.add_argument("--json", type=Path, default=Path("bench_out/accuracy.json"))
     args = parser.parse_args(argv)
