@@ -66,7 +66,7 @@ def _bbox_params(min_visibility: float = 0.0) -> A.BboxParams:
     return strict(
         A.BboxParams,
         format="pascal_voc",
-        label_fields=["labels"],
+        label_fields=["labels", "hidden"],
         clip=True,
         filter_invalid_bboxes=True,
         min_visibility=min_visibility,
@@ -121,10 +121,18 @@ def build_transforms(
 
 
 def apply(
-    transform: A.Compose, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run ``transform``; boxes come back float32 (N, 4) and labels int64 (N,), even when N = 0."""
-    out = transform(image=image, bboxes=boxes.reshape(-1, 4), labels=labels.reshape(-1))
+    transform: A.Compose,
+    image: np.ndarray,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    hidden: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run ``transform``; boxes come back float32 (N, 4), labels int64 (N,) and the ``hidden``
+    flags (labelled but not visible, default none) bool (N,), even when N = 0."""
+    labels = labels.reshape(-1)
+    hidden = np.zeros(len(labels), bool) if hidden is None else hidden.reshape(-1)
+    out = transform(image=image, bboxes=boxes.reshape(-1, 4), labels=labels, hidden=hidden)
     new_boxes = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
     new_labels = np.asarray(out["labels"], dtype=np.int64).reshape(-1)
-    return out["image"], new_boxes, new_labels
+    new_hidden = np.asarray(out["hidden"], dtype=bool).reshape(-1)
+    return out["image"], new_boxes, new_labels, new_hidden

@@ -3,8 +3,14 @@
 A chip folder (written by ``coalwatch chips``) holds ``images/*.png``, ``train.json``,
 ``val.json`` (categories = the taxonomy's leaf classes, ids from 1; ``info.taxonomy``) and
 ``manifest.json``. Each sample is ``(image, target)``: a float32 (3, H, W) tensor in [0, 1]
-and ``{"boxes": float32 (N, 4) xyxy pixels, "labels": int64 (N,)}`` with N = 0 allowed.
-Batches are lists (never stacked), so chips without objects keep their place in a batch.
+and ``{"boxes": float32 (N, 4) xyxy pixels, "labels": int64 (N,), "iscrowd": bool (N,)}``
+with N = 0 allowed. Batches are lists (never stacked), so chips without objects keep their
+place in a batch.
+
+Hidden objects, labelled but not visible (flagged ``occluded``, e.g. under cloud, or COCO's
+``iscrowd``), are neither objects nor background: training leaves them out of the targets,
+and scoring keeps them as ``iscrowd`` boxes, which a detection may match without counting as
+a hit or a false alarm (as ``coalwatch evaluate`` does on whole scenes).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from coalwatch.errors import InputError
-from coalwatch.labels.coco import image_path, read_coco
+from coalwatch.labels.coco import CocoAnnotation, image_path, read_coco
 from coalwatch.labels.taxonomy import Taxonomy
 from coalwatch.train.augment import AugmentConfig, apply, build_transforms
 
@@ -35,6 +41,7 @@ class ChipRecord:
     path: Path
     boxes: np.ndarray  # float32 (N, 4)
     labels: np.ndarray  # int64 (N,)
+    hidden: np.ndarray  # bool (N,): labelled but not visible (not trained on, not scored)
 
 
 @dataclass
@@ -47,8 +54,8 @@ class ChipSplit:
 
     @property
     def num_objects(self) -> int:
-        """Number of boxes over every chip."""
-        return sum(len(r.labels) for r in self.records)
+        """Number of visible boxes over every chip."""
+        return sum(int((~r.hidden).sum()) for r in self.records)
 
 
 def check_categories(path: Path, categories: list[dict[str, Any]], taxonomy: Taxonomy) -> None:
@@ -65,6 +72,11 @@ def check_categories(path: Path, categories: list[dict[str, Any]], taxonomy: Tax
         )
 
 
+def is_hidden(annotation: CocoAnnotation) -> bool:
+    """Labelled but not visible: a crowd region or an object flagged ``occluded``."""
+    return bool(annotation.iscrowd or annotation.attributes.get("occluded", False))
+
+
 def read_split(path: Path, taxonomy: Taxonomy) -> ChipSplit:
     """Read and check one COCO chip file: categories and image files."""
     dataset = read_coco(path)
@@ -72,13 +84,14 @@ def read_split(path: Path, taxonomy: Taxonomy) -> ChipSplit:
     records = []
     by_image = dataset.annotations_by_image()
     for image in dataset.images:
-        kept = [a for a in by_image[image.id] if not a.iscrowd]
-        boxes = np.array([a.xyxy for a in kept], dtype=np.float32).reshape(-1, 4)
-        labels = np.array([a.category_id for a in kept], dtype=np.int64)
+        annotations = by_image[image.id]
+        boxes = np.array([a.xyxy for a in annotations], dtype=np.float32).reshape(-1, 4)
+        labels = np.array([a.category_id for a in annotations], dtype=np.int64)
+        hidden = np.array([is_hidden(a) for a in annotations], dtype=bool)
         chip = image_path(path, image)
         if not chip.is_file():
             raise InputError(chip, f"chip image listed in {path.name} is missing")
-        records.append(ChipRecord(chip, boxes, labels))
+        records.append(ChipRecord(chip, boxes, labels, hidden))
     return ChipSplit(path, records, dataset.info)
 
 
@@ -119,22 +132,37 @@ def read_image(path: Path) -> np.ndarray:
 
 
 class ChipDataset(Dataset):
-    """Chips with boxes, augmented by an albumentations pipeline."""
+    """Chips with boxes, augmented by an albumentations pipeline.
 
-    def __init__(self, records: list[ChipRecord], transform) -> None:
+    ``training``: hidden objects are left out of the targets; otherwise they come with
+    ``iscrowd`` set, for scoring.
+    """
+
+    def __init__(self, records: list[ChipRecord], transform, training: bool = False) -> None:
         self.records = records
         self.transform = transform
+        self.training = training
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         record = self.records[index]
-        image, boxes, labels = apply(
-            self.transform, read_image(record.path), record.boxes, record.labels
+        keep = ~record.hidden if self.training else np.ones(len(record.labels), bool)
+        image, boxes, labels, hidden = apply(
+            self.transform,
+            read_image(record.path),
+            record.boxes[keep],
+            record.labels[keep],
+            record.hidden[keep],
         )
         tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
-        return tensor, {"boxes": torch.from_numpy(boxes), "labels": torch.from_numpy(labels)}
+        target = {
+            "boxes": torch.from_numpy(boxes),
+            "labels": torch.from_numpy(labels),
+            "iscrowd": torch.from_numpy(hidden),
+        }
+        return tensor, target
 
 
 def seed_worker(worker_id: int) -> None:
@@ -173,18 +201,17 @@ class ChipDataModule(L.LightningDataModule):
         self.val_batch_size = val_batch_size or batch_size
         self.num_workers = num_workers
 
-    def dataset(self, split: str) -> ChipDataset:
-        """The augmented (train) or plain (val) dataset of a split."""
-        transform = build_transforms(
-            self.augment, self.tile_size, train=split == "train", seed=self.seed
-        )
-        return ChipDataset(self.splits[split].records, transform)
+    def dataset(self, split: str, training: bool) -> ChipDataset:
+        """A split as training sees it (augmented, hidden objects left out) or as scoring does
+        (as written, hidden objects flagged ``iscrowd``)."""
+        transform = build_transforms(self.augment, self.tile_size, train=training, seed=self.seed)
+        return ChipDataset(self.splits[split].records, transform, training)
 
-    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+    def _loader(self, split: str, training: bool, batch_size: int) -> DataLoader:
         return DataLoader(
-            self.dataset(split),
+            self.dataset(split, training),
             batch_size=batch_size,
-            shuffle=shuffle,
+            shuffle=training,
             num_workers=self.num_workers,
             collate_fn=collate,
             worker_init_fn=seed_worker if self.num_workers > 0 else None,
@@ -192,7 +219,7 @@ class ChipDataModule(L.LightningDataModule):
         )
 
     def dataset_loader(self, split: str) -> DataLoader:
-        """A loader over ``split`` in file order (for checks and evaluation)."""
+        """A loader over ``split`` as written, in file order (for checks and scoring)."""
         return self._loader(split, False, self.batch_size)
 
     def train_dataloader(self) -> DataLoader:

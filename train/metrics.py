@@ -1,6 +1,10 @@
 """Validation metrics: COCO mAP (torchmetrics, faster_coco_eval backend) plus what an analyst
 reads at the operating point: precision, recall and F1 at the default score threshold (IoU
-0.5, greedy matching per class) and the count error per class per chip."""
+0.5, greedy matching per class) and the count error per class per chip.
+
+Targets may flag boxes ``iscrowd`` (hidden objects, see :mod:`coalwatch.train.datamodule`):
+they are not scored, and a detection on one is neither a hit nor a false alarm (COCO's rule,
+which the mAP applies too)."""
 
 from __future__ import annotations
 
@@ -15,26 +19,27 @@ from torchvision.ops import box_iou
 logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)
 
 
-def match_count(
+def match_predictions(
     pred_boxes: torch.Tensor,
     pred_scores: torch.Tensor,
     true_boxes: torch.Tensor,
     iou_threshold: float = 0.5,
-) -> int:
-    """True positives of one class in one image: greedy matching by descending score."""
+) -> torch.Tensor:
+    """Which predictions of one class in one image hit a true box: greedy matching by
+    descending score, each true box taken once. Returns a bool mask over the predictions."""
+    matched = torch.zeros(len(pred_boxes), dtype=torch.bool)
     if len(pred_boxes) == 0 or len(true_boxes) == 0:
-        return 0
+        return matched
     iou = box_iou(pred_boxes, true_boxes)
     taken = torch.zeros(len(true_boxes), dtype=torch.bool)
-    hits = 0
     for i in torch.argsort(pred_scores, descending=True).tolist():
         candidates = iou[i].clone()
         candidates[taken] = -1.0
         best = int(torch.argmax(candidates))
         if candidates[best] >= iou_threshold:
             taken[best] = True
-            hits += 1
-    return hits
+            matched[i] = True
+    return matched
 
 
 class OperatingPoint:
@@ -56,19 +61,36 @@ class OperatingPoint:
         self.images = torch.zeros((), dtype=torch.long)
 
     def update(self, preds: Sequence[dict], targets: Sequence[dict]) -> None:
-        """Add a batch of predictions and targets (torchvision detection dicts)."""
+        """Add a batch of predictions and targets (torchvision detection dicts, optionally
+        with ``iscrowd``)."""
         for pred, target in zip(preds, targets, strict=True):
             keep = pred["scores"] >= self.score_threshold
             boxes, scores, labels = pred["boxes"][keep], pred["scores"][keep], pred["labels"][keep]
+            hidden = target.get("iscrowd")
+            hidden = (
+                torch.zeros(len(target["labels"]), dtype=torch.bool)
+                if hidden is None
+                else hidden.bool()
+            )
             for cls in range(1, self.num_classes + 1):
                 p, t = labels == cls, target["labels"] == cls
-                n_pred, n_true = int(p.sum()), int(t.sum())
+                cls_boxes, cls_scores = boxes[p], scores[p]
+                hits = match_predictions(
+                    cls_boxes, cls_scores, target["boxes"][t & ~hidden], self.iou_threshold
+                )
+                # a detection of a hidden object is not a false alarm: it is not counted at all
+                excused = match_predictions(
+                    cls_boxes[~hits],
+                    cls_scores[~hits],
+                    target["boxes"][t & hidden],
+                    self.iou_threshold,
+                )
+                n_pred = int(p.sum()) - int(excused.sum())
+                n_true = int((t & ~hidden).sum())
                 self.predicted[cls] += n_pred
                 self.true[cls] += n_true
                 self.abs_count_error[cls] += abs(n_pred - n_true)
-                self.tp[cls] += match_count(
-                    boxes[p], scores[p], target["boxes"][t], self.iou_threshold
-                )
+                self.tp[cls] += int(hits.sum())
             self.images += 1
 
     def compute(self, class_names: Sequence[str]) -> dict[str, float]:

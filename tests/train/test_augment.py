@@ -40,7 +40,7 @@ def test_geometric_augmentation_keeps_boxes_on_objects(chipgen) -> None:
         image, objects = draw_chip(rng, 96, 4)
         boxes = np.array([[x, y, x + w, y + h] for _, (x, y, w, h) in objects], np.float32)
         labels = np.array([c for c, _ in objects], np.int64)
-        out, new_boxes, new_labels = apply(transform, image, boxes, labels)
+        out, new_boxes, new_labels, _ = apply(transform, image, boxes, labels)
         assert out.shape == (80, 80, 3)
         assert new_labels.dtype == np.int64 and new_boxes.dtype == np.float32
         assert len(new_boxes) <= len(boxes)
@@ -56,7 +56,7 @@ def test_geometric_augmentation_keeps_boxes_on_objects(chipgen) -> None:
 def test_full_pipeline_runs_and_keeps_empty_chips_empty() -> None:
     transform = build_transforms(AugmentConfig(haze=1.0, noise=1.0, blur=1.0), 64, train=True)
     image = np.full((64, 64, 3), 90, np.uint8)
-    out, boxes, labels = apply(transform, image, np.zeros((0, 4)), np.zeros(0))
+    out, boxes, labels, _ = apply(transform, image, np.zeros((0, 4)), np.zeros(0))
     assert out.shape == (64, 64, 3) and boxes.shape == (0, 4) and labels.dtype == np.int64
 
 
@@ -66,7 +66,7 @@ def test_validation_pipeline_changes_nothing(chipgen) -> None:
     boxes = np.array([[x, y, x + w, y + h] for _, (x, y, w, h) in objects], np.float32)
     labels = np.array([c for c, _ in objects])
     transform = build_transforms(None, 96, train=False)
-    out, new_boxes, new_labels = apply(transform, image, boxes, labels)
+    out, new_boxes, new_labels, _ = apply(transform, image, boxes, labels)
     np.testing.assert_array_equal(out, image)
     np.testing.assert_allclose(new_boxes, boxes)
     assert new_labels.tolist() == labels.tolist()

@@ -76,3 +76,20 @@ def test_taxonomy_must_match_the_categories(tmp_path, chipgen) -> None:
     (folder / "train.json").write_text(json.dumps(data))
     with pytest.raises(InputError, match=r"train\.json: categories do not match"):
         check_chip_folder(folder, TAXONOMY)
+
+
+def test_hidden_objects_are_left_out_of_training_and_flagged_for_scoring(tmp_path, chipgen):
+    folder = chipgen.write_folder(tmp_path / "chips", n_train=4, n_val=1)
+    coco = json.loads((folder / "train.json").read_text())
+    first = [a for a in coco["annotations"] if a["image_id"] == 1]
+    first[0]["attributes"] = {"occluded": True}  # under cloud
+    first[1]["iscrowd"] = 1
+    (folder / "train.json").write_text(json.dumps(coco))
+    data = _module(folder)
+    assert data.splits["train"].num_objects == len(coco["annotations"]) - 2
+
+    trained = data.dataset("train", training=True)[0][1]
+    assert len(trained["boxes"]) == len(first) - 2 and not trained["iscrowd"].any()
+    scored = data.dataset("train", training=False)[0][1]
+    assert len(scored["boxes"]) == len(first)
+    assert scored["iscrowd"].tolist() == [True, True] + [False] * (len(first) - 2)
