@@ -108,6 +108,14 @@ class OperatingPoint:
         return out
 
 
+def _ap50(precision: torch.Tensor, k: int) -> float:
+    """AP at IoU 0.5 of the k-th class from COCO's precision array (IoU, recall, class, area,
+    max detections): the mean over recall levels, all areas, the largest detection budget."""
+    curve = precision[0, :, k, 0, -1]
+    curve = curve[curve > -1]
+    return float(curve.mean()) if len(curve) else -1.0
+
+
 class DetectionMetrics:
     """COCO mAP, mAP50, per-class AP, and the operating-point figures, over a validation epoch."""
 
@@ -119,6 +127,7 @@ class DetectionMetrics:
             class_metrics=True,
             backend="faster_coco_eval",
             max_detection_thresholds=[1, 10, 300],
+            extended_summary=True,  # precision curves, for AP50 per class
         )
         self.point = OperatingPoint(len(self.class_names), score_threshold)
 
@@ -135,12 +144,15 @@ class DetectionMetrics:
         self.point.update(preds, targets)
 
     def compute(self) -> dict[str, float]:
-        """Flat ``{name: value}``; per-class AP as ``AP/<class>`` (-1 when a class is absent)."""
+        """Flat ``{name: value}``; per class, COCO AP (IoU 0.5:0.95) as ``AP/<class>`` and AP at
+        IoU 0.5 as ``AP50/<class>`` (-1 when a class is absent)."""
         result = self.map.compute()
         out = {"mAP": float(result["map"]), "mAP50": float(result["map_50"])}
         classes, per_class = result["classes"].reshape(-1), result["map_per_class"].reshape(-1)
         ap = {int(c): float(v) for c, v in zip(classes, per_class, strict=True)}
+        ap50 = {int(c): _ap50(result["precision"], k) for k, c in enumerate(classes)}
         for cls, name in enumerate(self.class_names, start=1):
             out[f"AP/{name}"] = ap.get(cls, -1.0)
+            out[f"AP50/{name}"] = ap50.get(cls, -1.0)
         out.update(self.point.compute(self.class_names))
         return out

@@ -60,3 +60,18 @@ def test_visible_objects_are_all_scored() -> None:
     metrics.update(preds, targets)
     out = metrics.compute()
     assert out["recall"] == 0.5 and out["AP/coal_heap"] < 0.6
+
+
+def test_ap50_per_class_counts_a_loose_box_that_coco_ap_discounts() -> None:
+    truth = {"boxes": _boxes((0, 0, 20, 20), (40, 40, 60, 60)), "labels": torch.tensor([5, 1])}
+    pred = {
+        "boxes": _boxes((0, 0, 20, 26), (40, 40, 60, 60)),  # the heap box: IoU 0.77
+        "scores": torch.tensor([0.9, 0.8]),
+        "labels": torch.tensor([5, 1]),
+    }
+    metrics = DetectionMetrics(CLASSES, score_threshold=0.5)
+    metrics.update([pred], [truth])
+    out = metrics.compute()
+    assert out["AP50/coal_heap"] > 0.99 and 0.2 < out["AP/coal_heap"] < 0.7
+    assert out["AP50/ore_car"] > 0.99 and out["AP/ore_car"] > 0.99
+    assert out["AP50/bulk_carrier"] == -1.0
