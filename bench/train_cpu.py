@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
@@ -70,8 +71,15 @@ def make_test_chips(run_config, out: Path) -> Path:
     return out
 
 
-def score(checkpoint: Path, chips: Path, threads: int) -> dict[str, float]:
-    """mAP, mAP50, per-class AP and the operating point of ``checkpoint`` on every chip."""
+def scenario_of(chip: Path, scenes: dict[str, str]) -> str:
+    """The scenario a test chip was cut from (scenes are named SPLIT-SCENARIO-NNN)."""
+    scene = scenes[chip.name]
+    return scene.split("-", 1)[1].rsplit("-", 1)[0]
+
+
+def score(checkpoint: Path, chips: Path, threads: int) -> dict[str, Any]:
+    """mAP, mAP50, per-class AP and the operating point of ``checkpoint`` on every chip, and
+    the same per scenario (``by_scenario``)."""
     import torch
 
     from coalwatch.model.checkpoint import load_detector
@@ -81,14 +89,30 @@ def score(checkpoint: Path, chips: Path, threads: int) -> dict[str, float]:
     torch.set_num_threads(threads)
     model, config, taxonomy = load_detector(checkpoint)
     splits = check_chip_folder(chips, taxonomy)
-    data = ChipDataModule(splits, config["detector"]["tile_size"], None, batch_size=4)
-    metrics = DetectionMetrics(taxonomy.classes, config["inference"]["score_threshold"])
+    scenes = {}
+    for split in splits.values():
+        for image in json.loads(split.path.read_text())["images"]:
+            scenes[Path(image["file_name"]).name] = image["scene"]
+    data = ChipDataModule(splits, config["detector"]["tile_size"], None, batch_size=1)
+    threshold = config["inference"]["score_threshold"]
+    overall = DetectionMetrics(taxonomy.classes, threshold)
+    by_scenario: dict[str, DetectionMetrics] = {}
     with torch.no_grad():
         for split in ("train", "val"):
-            for images, targets in data.dataset_loader(split):
-                metrics.update(model(images), targets)
-    values = metrics.compute()
+            records = splits[split].records
+            for record, (images, targets) in zip(records, data.dataset_loader(split), strict=True):
+                preds = model(images)
+                scenario = scenario_of(record.path, scenes)
+                if scenario not in by_scenario:
+                    by_scenario[scenario] = DetectionMetrics(taxonomy.classes, threshold)
+                for metrics in (overall, by_scenario[scenario]):
+                    metrics.update(preds, targets)
+    values: dict[str, Any] = dict(overall.compute())
     values["test_chips"] = sum(len(s.records) for s in splits.values())
+    values["by_scenario"] = {
+        name: {k: round(v, 4) for k, v in m.compute().items() if k.startswith(("mAP", "AP50/"))}
+        for name, m in sorted(by_scenario.items())
+    }
     return values
 
 
