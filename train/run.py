@@ -302,6 +302,8 @@ def _fit(
         # the run folder already holds config.yaml (and, resuming, earlier checkpoints)
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not")
         warnings.filterwarnings("ignore", message="The dirpath has changed")
+        # Lightning's own use of a torch pytree API that torch has deprecated; nothing to act on
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
     if trainer.interrupted:
         raise CoalwatchError("training interrupted")
