@@ -28,6 +28,9 @@ from typing import Any
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import table
+
 TEST_SEED_OFFSET = 500_000
 TEST_SCENES = 6  # held-out layouts per scenario (about 180 chips for the CPU default)
 
@@ -167,7 +170,22 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmark.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
+    print()
+    print(ap50_table(summary["test"]))
     return 0
+
+
+def ap50_table(test: dict[str, Any]) -> str:
+    """AP50 per class on the whole test set and on each scenario's chips (- where absent)."""
+    classes = [k.removeprefix("AP50/") for k in test if k.startswith("AP50/")]
+    rows = []
+    for name, values in [("all test chips", test), *test["by_scenario"].items()]:
+        row: dict[str, Any] = {"chips": name, "mAP50": values["mAP50"]}
+        for cls in classes:
+            ap = values[f"AP50/{cls}"]
+            row[cls] = ap if ap >= 0 else None
+        rows.append(row)
+    return table(rows, ["chips", "mAP50", *classes], "Test AP50 per class (IoU 0.5)")
 
 
 if __name__ == "__main__":
