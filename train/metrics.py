@@ -3,8 +3,9 @@ reads at the operating point: precision, recall and F1 at the default score thre
 0.5, greedy matching per class) and the count error per class per chip.
 
 Targets may flag boxes ``iscrowd`` (hidden objects, see :mod:`coalwatch.train.datamodule`):
-they are not scored, and a detection on one is neither a hit nor a false alarm (COCO's rule,
-which the mAP applies too)."""
+they are not scored, and a detection on one is neither a hit nor a false alarm. The mAP
+applies COCO's crowd rule; the operating point excuses one detection per hidden box (IoU at
+least the matching threshold), after the visible boxes have taken theirs."""
 
 from __future__ import annotations
 
