@@ -91,6 +91,7 @@ class ChipSummary:
     objects: int
     objects_whole: int
     annotations: int
+    hidden: int = 0  # annotations flagged occluded or crowd (kept; not trained on or scored)
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -235,11 +236,17 @@ def make_chips(
             objects=sum(len(i.boxes) for i in infos),
             objects_whole=len(writer.whole),
             annotations=sum(len(writer.annotations[sp]) for sp in SPLITS),
+            hidden=sum(a.hidden for sp in SPLITS for a in writer.annotations[sp]),
         )
         if len(infos) == 1:
             summary.notes.append("one scene: every chip is train and val.json is empty")
         if summary.objects_whole < summary.objects:
             summary.notes.append(_not_whole_note(infos, writer.whole, options.overlap))
+        if summary.hidden:
+            summary.notes.append(
+                f"{summary.hidden} of {summary.annotations} boxes are hidden (occluded or "
+                "crowd): kept in the chips, left out of training and of scoring"
+            )
         _write_records(tmp, writer, summary, options, taxonomy, scaling, split_of)
         write_scene_label_files(labelled, tmp / "labels")
     return summary

@@ -51,6 +51,12 @@ class CocoAnnotation:
         x, y, w, h = self.bbox
         return (x, y, x + w, y + h)
 
+    @property
+    def hidden(self) -> bool:
+        """Labelled but not visible (a crowd region, or an object flagged ``occluded``, e.g.
+        under cloud): training leaves it out and scoring ignores it."""
+        return bool(self.iscrowd or self.attributes.get("occluded", False))
+
 
 @dataclass
 class CocoDataset:

@@ -27,7 +27,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from coalwatch.errors import InputError
-from coalwatch.labels.coco import CocoAnnotation, image_path, read_coco
+from coalwatch.labels.coco import image_path, read_coco
 from coalwatch.labels.taxonomy import Taxonomy
 from coalwatch.train.augment import AugmentConfig, apply, build_transforms
 
@@ -72,11 +72,6 @@ def check_categories(path: Path, categories: list[dict[str, Any]], taxonomy: Tax
         )
 
 
-def is_hidden(annotation: CocoAnnotation) -> bool:
-    """Labelled but not visible: a crowd region or an object flagged ``occluded``."""
-    return bool(annotation.iscrowd or annotation.attributes.get("occluded", False))
-
-
 def read_split(path: Path, taxonomy: Taxonomy) -> ChipSplit:
     """Read and check one COCO chip file: categories and image files."""
     dataset = read_coco(path)
@@ -87,7 +82,7 @@ def read_split(path: Path, taxonomy: Taxonomy) -> ChipSplit:
         annotations = by_image[image.id]
         boxes = np.array([a.xyxy for a in annotations], dtype=np.float32).reshape(-1, 4)
         labels = np.array([a.category_id for a in annotations], dtype=np.int64)
-        hidden = np.array([is_hidden(a) for a in annotations], dtype=bool)
+        hidden = np.array([a.hidden for a in annotations], dtype=bool)
         chip = image_path(path, image)
         if not chip.is_file():
             raise InputError(chip, f"chip image listed in {path.name} is missing")

@@ -303,3 +303,20 @@ def test_scenes_are_read_window_by_window(make_scene, tmp_path, monkeypatch) -> 
     summary = make_chips([tmp_path / "scenes"], tmp_path / "chips", options)
     assert summary.objects_whole == 15 and len(shapes) > 2 * summary.chips["train"]
     assert max(h * w for h, w in shapes) <= max(256 * 256, FIT_MAX_SIDE**2)
+
+
+def test_hidden_objects_are_kept_flagged_and_counted(make_scene, tmp_path) -> None:
+    tif = make_scene(
+        "clouded", objects=[("coal_heap", (20, 20, 60, 50)), ("ore_car", (90, 30, 100, 34))]
+    )
+    labels = json.loads(tif.with_suffix(".geojson").read_text())
+    labels["features"][0]["properties"]["occluded"] = True  # the heap is under cloud
+    tif.with_suffix(".geojson").write_text(json.dumps(labels))
+    summary = make_chips([tif], tmp_path / "chips", ChipOptions(size=128, **QUIET))
+    coco = read_coco(tmp_path / "chips" / "train.json")
+    flags = {a.category_id: a.hidden for a in coco.annotations}
+    assert flags == {5: True, 1: False}
+    assert summary.hidden == sum(flags.values()) == 1
+    assert "1 of 2 boxes are hidden (occluded or crowd)" in summary.line()
+    manifest = json.loads((tmp_path / "chips" / "manifest.json").read_text())
+    assert manifest["summary"]["hidden"] == 1
