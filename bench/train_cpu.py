@@ -4,8 +4,8 @@ The run trains as ``coalwatch train --config cpu`` does (it renders its own synt
 timed from start to finish, data synthesis included. The best checkpoint is then scored on a
 separate test set: six scenes per scenario rendered with seeds that neither training nor
 validation used (held-out layouts), cut into chips the same way; objects hidden under cloud
-are not scored (see ``coalwatch.train.metrics``). Machine load (1-minute
-load average, sampled every 10 s) is recorded, since this machine may be shared.
+are not scored (see ``coalwatch.train.metrics``). Machine load (1-minute load average,
+sampled every 10 s) is recorded, since this machine may be shared.
 
     .venv/bin/python bench/train_cpu.py [--config cpu] [--out bench_out/train_cpu] [KEY=VALUE ...]
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table
 
 TEST_SEED_OFFSET = 500_000
-TEST_SCENES = 6  # held-out layouts per scenario (about 180 chips for the CPU default)
+TEST_SCENES = 6  # held-out layouts per scenario (150 chips for the CPU default)
 
 
 class LoadSampler(threading.Thread):
