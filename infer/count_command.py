@@ -50,12 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_nested_argument(parser: argparse.ArgumentParser) -> None:
     """``--nested SHARE``, shared by ``count`` and ``evaluate``."""
+    from coalwatch.infer.merge import NESTED_SHARE
+
     parser.add_argument(
         "--nested",
         type=_share,
-        default=0.8,
+        default=NESTED_SHARE,
         help="drop a detection lying this share of its area inside a stronger one of its "
-        "class (part of a ship or heap beside the whole); 1 keeps them all (default 0.8)",
+        f"class (part of a ship or heap beside the whole); 1 keeps them all "
+        f"(default {NESTED_SHARE})",
     )
 
 

@@ -26,7 +26,7 @@ from pyproj import CRS
 from coalwatch.infer.aoi import AreasOfInterest, load_aois
 from coalwatch.infer.detections import Detections
 from coalwatch.infer.heaps import heap_pixels, margin_px
-from coalwatch.infer.merge import drop_nested, merge_tiles
+from coalwatch.infer.merge import NESTED_SHARE, drop_nested, merge_tiles
 from coalwatch.infer.scene_reader import Scene
 from coalwatch.infer.session import OnnxDetector, detector_for
 from coalwatch.labels.radiometry import Scaling
@@ -48,7 +48,7 @@ class CountOptions:
     threads: int = 0
     aoi_path: str | None = None
     edge_px: float = 2.0  # model pixels from an interior tile edge that make a box "cut"
-    nested: float = 0.8  # drop a box this much inside a stronger one of its class (1: keep)
+    nested: float = NESTED_SHARE  # drop a box this much inside a stronger one of its class
     heap_class: str = HEAP_CLASS
     # GDAL's block cache; its default (5% of RAM) grows with the scene, this keeps it flat
     gdal_cache_mb: int = 256

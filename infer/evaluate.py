@@ -20,6 +20,7 @@ from coalwatch.errors import InputError
 from coalwatch.infer.coco_metrics import CocoScores, ImageBoxes, coco_scores
 from coalwatch.infer.counting import CountOptions, SceneResult, count_scene
 from coalwatch.infer.eval_truth import LevelMap, SceneTruth, load_truth
+from coalwatch.infer.merge import NESTED_SHARE
 from coalwatch.infer.session import detector_for
 from coalwatch.labels.taxonomy import Taxonomy, load_taxonomy
 
@@ -36,7 +37,7 @@ class EvalOptions:
     label_taxonomy: str | None = None  # taxonomy the labels name (default: the model's)
     class_map: Mapping[str, str] | None = None  # COCO category -> class
     keep_occluded: bool = False  # score labels flagged occluded like any other
-    nested: float = 0.8  # as CountOptions.nested
+    nested: float = NESTED_SHARE  # as CountOptions.nested
 
 
 @dataclass

@@ -29,6 +29,8 @@ from coalwatch.infer.detections import Detections
 from coalwatch.infer.tiling import Tile
 
 LEFT, TOP, RIGHT, BOTTOM = range(4)
+# default share of a box inside a stronger one of its class that makes it the same object
+NESTED_SHARE = 0.8
 
 
 def cut_sides(boxes: np.ndarray, tile: Tile, edge_px: float) -> np.ndarray:
@@ -100,7 +102,7 @@ def _meets_across_seam(
     return x_touch & y_touch & (horizontal | vertical)
 
 
-def drop_nested(dets: Detections, overlap: float = 0.8) -> Detections:
+def drop_nested(dets: Detections, overlap: float = NESTED_SHARE) -> Detections:
     """Per class, drop each box whose intersection with a higher-scoring kept box exceeds
     ``overlap`` of the smaller box's area (the same object seen whole and in part).
 
