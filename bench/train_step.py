@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         loss.backward()
         elapsed = time.perf_counter() - start
         model.zero_grad(set_to_none=True)
-        first_loss.setdefault(name, float(loss))
+        first_loss.setdefault(name, loss.item())
         return elapsed
 
     for name in models:  # warm-up (oneDNN kernels, allocator)

@@ -41,7 +41,7 @@ def synthetic_tile(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np
     )
 
 
-def train_tiny(steps: int = 250, seed: int = 0):
+def train_tiny(steps: int = 400, seed: int = 0):
     """Train the tiny detector briefly; returns (model, DetectorConfig)."""
     import torch
 
