@@ -56,7 +56,7 @@ class DetectorConfig:
     box_head: str = "mlp"  # "mlp" (two fully connected layers) or "conv" (4 conv + 1 fc)
     box_representation_size: int | None = None  # None: the backbone's default
     box_batch_size_per_image: int = 512
-    box_positive_fraction: float = 0.25  # most a chip's sampled proposals may be objects
+    box_positive_fraction: float = 0.25  # at most this share of sampled proposals are objects
     box_fg_iou_thresh: float = 0.5
     box_bg_iou_thresh: float = 0.5
     box_detections_per_img: int = 300  # dense rail yards hold hundreds of cars per tile
