@@ -17,7 +17,7 @@ import torch
 import torchvision
 from torch import Tensor
 from torchvision.ops import MultiScaleRoIAlign
-from torchvision.ops.poolers import _setup_scales
+from torchvision.ops.poolers import _convert_to_roi_format, _filter_input, _setup_scales
 
 
 def _corners(coord: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -102,7 +102,7 @@ class SparseRoIAlign(MultiScaleRoIAlign):
     def forward(
         self, x: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]
     ) -> Tensor:
-        features = [v for k, v in x.items() if k in self.featmap_names]
+        features = _filter_input(x, self.featmap_names)
         if (
             not self.training
             or self.sampling_ratio <= 0
@@ -116,9 +116,7 @@ class SparseRoIAlign(MultiScaleRoIAlign):
             self.scales, self.map_levels = _setup_scales(
                 features, image_shapes, self.canonical_scale, self.canonical_level
             )
-        rois = torch.cat(
-            [torch.cat([torch.full_like(b[:, :1], i), b], dim=1) for i, b in enumerate(boxes)]
-        )
+        rois = _convert_to_roi_format(boxes)
         levels = self.map_levels(boxes)
         pooled = features[0].new_zeros((len(rois), features[0].shape[1], *self.output_size))
         for level, (feature, scale) in enumerate(zip(features, self.scales, strict=True)):
