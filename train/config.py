@@ -38,6 +38,7 @@ class SyntheticData:
     chip_size: int = 512
     chip_overlap: int = 128
     empty_share: float = 0.1
+    workers: int | None = None  # processes rendering scenes; None: one per CPU (at most 8)
 
 
 @dataclass

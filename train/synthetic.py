@@ -8,22 +8,51 @@ import dataclasses
 import logging
 import shutil
 import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coalwatch.train.config import SyntheticData
+
+if TYPE_CHECKING:
+    from coalwatch.labels.synth.config import Scenario
 
 log = logging.getLogger(__name__)
 VAL_SEED_OFFSET = 100_000
 
 
-def _render(cfg: SyntheticData, scenario: str, out: Path, seed: int, count: int) -> list[Path]:
-    from coalwatch.labels.synth import load_scenario, render_scenario
+@dataclass(frozen=True)
+class SceneJob:
+    """One scene to render: its unique name, and what makes it (scenario, seed, index)."""
 
-    loaded = load_scenario(scenario)
-    if cfg.size_px:
-        width, height = cfg.size_px
-        loaded = dataclasses.replace(loaded, size_px=(int(width), int(height)))
-    return list(render_scenario(loaded, out, seed=seed, count=count, gsd=cfg.gsd))
+    name: str
+    scenario: Scenario
+    seed: int
+    index: int
+    is_val: bool
+
+
+def plan_scenes(cfg: SyntheticData) -> list[SceneJob]:
+    """Every training and validation scene of the config, in a fixed order."""
+    from coalwatch.labels.synth import load_scenario
+
+    jobs: list[SceneJob] = []
+    for k, name in enumerate(cfg.scenarios):
+        scenario = load_scenario(name)
+        if cfg.size_px:
+            width, height = cfg.size_px
+            scenario = dataclasses.replace(scenario, size_px=(int(width), int(height)))
+        for split, count, seed in (
+            ("train", cfg.train_scenes, cfg.seed + 1000 * k),
+            ("val", cfg.val_scenes, cfg.seed + 1000 * k + VAL_SEED_OFFSET),
+        ):
+            stem = Path(name).stem
+            jobs += [
+                SceneJob(f"{split}-{stem}-{i:03d}", scenario, seed, i, split == "val")
+                for i in range(max(count, 0))
+            ]
+    return jobs
 
 
 def _rename(tif: Path, dest: Path, name: str) -> Path:
@@ -36,27 +65,40 @@ def _rename(tif: Path, dest: Path, name: str) -> Path:
     return target
 
 
-def render_scenes(cfg: SyntheticData, scenes_dir: Path) -> tuple[list[Path], list[str]]:
-    """Render train and validation scenes into ``scenes_dir``: (paths, names of val scenes)."""
-    scenes_dir.mkdir(parents=True, exist_ok=True)
+def render_scenes(
+    cfg: SyntheticData, scenes_dir: Path, progress: bool = False
+) -> tuple[list[Path], list[str]]:
+    """Render train and validation scenes into ``scenes_dir``: (paths, names of val scenes).
+
+    Scenes render in ``cfg.workers`` processes (None: one per CPU); the bytes do not depend
+    on how many.
+    """
+    from rich.progress import Progress
+
+    from coalwatch.labels.synth.render import default_workers, render_scene_at, scene_pool
+
+    jobs = plan_scenes(cfg)
+    workers = min(cfg.workers or default_workers(), len(jobs))
+    log.info("rendering %d synthetic scene(s) in %d process(es)", len(jobs), workers)
+    raw = scenes_dir / ".raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    args = [(job.scenario, raw, job.seed, job.index, cfg.gsd) for job in jobs]
     paths: list[Path] = []
-    val_names: list[str] = []
-    for k, scenario in enumerate(cfg.scenarios):
-        for split, count, seed in (
-            ("train", cfg.train_scenes, cfg.seed + 1000 * k),
-            ("val", cfg.val_scenes, cfg.seed + 1000 * k + VAL_SEED_OFFSET),
-        ):
-            if count <= 0:
-                continue
-            raw = scenes_dir / f".raw-{split}-{k}"
-            log.info("rendering %d %s scene(s) of %s", count, split, scenario)
-            for i, tif in enumerate(_render(cfg, scenario, raw, seed, count)):
-                name = f"{split}-{Path(scenario).stem}-{i:03d}"
-                paths.append(_rename(tif, scenes_dir, name))
-                if split == "val":
-                    val_names.append(name)
-            shutil.rmtree(raw, ignore_errors=True)
-    return paths, val_names
+    with ExitStack() as stack:
+        bar = stack.enter_context(Progress(transient=True, disable=not progress))
+        task = bar.add_task("scenes", total=len(jobs))
+        pool = scene_pool(workers)
+        if pool is None:
+            tifs = (render_scene_at(*a) for a in args)
+        else:
+            stack.enter_context(pool)
+            futures = [pool.submit(render_scene_at, *a) for a in args]
+            tifs = (future.result() for future in futures)
+        for job, tif in zip(jobs, tifs, strict=True):
+            paths.append(_rename(tif, scenes_dir, job.name))
+            bar.advance(task)
+    shutil.rmtree(raw, ignore_errors=True)
+    return paths, [job.name for job in jobs if job.is_val]
 
 
 def synthesise_chips(cfg: SyntheticData, taxonomy: str, out_dir: Path, progress: bool) -> Path:
@@ -64,7 +106,7 @@ def synthesise_chips(cfg: SyntheticData, taxonomy: str, out_dir: Path, progress:
     from coalwatch.labels.chips import ChipOptions, make_chips
 
     with tempfile.TemporaryDirectory(prefix=".scenes-", dir=out_dir.parent) as tmp:
-        scenes, val_names = render_scenes(cfg, Path(tmp))
+        scenes, val_names = render_scenes(cfg, Path(tmp), progress)
         options = ChipOptions(
             size=cfg.chip_size,
             overlap=cfg.chip_overlap,

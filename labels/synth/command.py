@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ground sample distance in m (0.3-3; default: the scenario's)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes rendering independent scenes (default: one per CPU, at most 8)",
+    )
+    parser.add_argument(
         "--series", action="store_true", help="render the scenario's dated series script instead"
     )
     parser.add_argument(
@@ -39,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from coalwatch.labels.synth import load_scenario, render_scenario, render_series
+    from coalwatch.labels.synth.render import default_workers
 
     scenario = load_scenario(args.scenario)
     series = args.series or (scenario.series is not None and args.count == 1)
@@ -67,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 preview=args.preview,
                 gsd=args.gsd,
                 progress=advance,
+                workers=args.workers or default_workers(),
             )
     print(f"wrote {len(paths)} scene(s) to {args.out}")
     return 0

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +112,56 @@ def check_gsd(scenario: Scenario, gsd: float | None) -> float:
     return value
 
 
+def default_workers() -> int:
+    """Processes for rendering: the CPUs this process may use, at most 8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def render_scene_at(
+    scenario: Scenario,
+    out_dir: Path,
+    seed: int,
+    index: int,
+    gsd: float | None = None,
+    preview: bool = False,
+) -> Path:
+    """Render and write scene ``index`` of ``seed``: a pure function of its arguments."""
+    gsd_m = check_gsd(scenario, gsd)
+    kind = "port" if scenario.site in ("coal_port", "rail_port") else scenario.site
+    rng = np.random.default_rng([seed, index])
+    site = build_site(scenario, int(rng.integers(1 << 62)), gsd_m)
+    contents = RANDOM_CONTENTS[kind](site, rng)
+    when = random_datetime(rng, *scenario.dates)
+    clouded = rng.random() < scenario.cloud_probability
+    cloud = float(rng.uniform(*scenario.cloud_fraction)) if clouded else 0.0
+    cut = bool(rng.random() < scenario.nodata_probability)
+    ground_seed = int(rng.integers(1 << 62))
+    scene = render_scene(
+        site, contents, when, scenario.place.lat, ground_seed, rng, cloud, cut, scenario.product
+    )
+    scene_id = f"{scenario.name}_s{seed}_{index:04d}"
+    if gsd is not None and gsd_m != scenario.gsd_m:
+        scene_id += f"_{gsd_m:g}m".replace(".", "p")
+    extra = {"seed": seed, "index": index}
+    tif = save_scene(out_dir, scene_id, scenario, site, scene, when, extra, preview)
+    log.debug("wrote %s (%d objects)", tif, len(scene.objects))
+    return tif
+
+
+def scene_pool(workers: int) -> Executor | None:
+    """A process pool for :func:`render_scene_at` (None for a single worker).
+
+    Workers are spawned, not forked: the parent may hold torch's and OpenMP's threads.
+    """
+    if workers <= 1:
+        return None
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def render_scenario(
     scenario: str | Path | Scenario,
     out_dir: str | Path,
@@ -117,42 +170,33 @@ def render_scenario(
     preview: bool = False,
     gsd: float | None = None,
     progress: Callable[[Path], None] | None = None,
+    workers: int = 1,
 ) -> list[Path]:
     """Render ``count`` independent random scenes of a scenario; returns the tif paths.
 
     Scene ``i`` of seed ``s`` is a pure function of (scenario, s, i, gsd): same bytes on
-    every run. Each scene has its own random layout, contents, date, sun and sky.
-    ``progress`` is called with each tif path once it is written.
+    every run, whatever the number of ``workers`` (processes) rendering them. Each scene
+    has its own random layout, contents, date, sun and sky. ``progress`` is called with
+    each tif path once it is written.
     """
     scen = as_scenario(scenario)
     if count < 1:
         raise InputError(None, f"count must be at least 1, got {count}")
-    gsd_m = check_gsd(scen, gsd)
+    check_gsd(scen, gsd)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    kind = "port" if scen.site in ("coal_port", "rail_port") else scen.site
-    paths = []
-    for index in range(count):
-        rng = np.random.default_rng([seed, index])
-        site = build_site(scen, int(rng.integers(1 << 62)), gsd_m)
-        contents = RANDOM_CONTENTS[kind](site, rng)
-        when = random_datetime(rng, *scen.dates)
-        clouded = rng.random() < scen.cloud_probability
-        cloud = float(rng.uniform(*scen.cloud_fraction)) if clouded else 0.0
-        cut = bool(rng.random() < scen.nodata_probability)
-        ground_seed = int(rng.integers(1 << 62))
-        scene = render_scene(
-            site, contents, when, scen.place.lat, ground_seed, rng, cloud, cut, scen.product
-        )
-        scene_id = f"{scen.name}_s{seed}_{index:04d}"
-        if gsd is not None and gsd_m != scen.gsd_m:
-            scene_id += f"_{gsd_m:g}m".replace(".", "p")
-        paths.append(
-            save_scene(
-                out, scene_id, scen, site, scene, when, {"seed": seed, "index": index}, preview
-            )
-        )
-        log.debug("wrote %s (%d objects)", paths[-1], len(scene.objects))
-        if progress:
-            progress(paths[-1])
-    return paths
+    pool = scene_pool(min(workers, count))
+    if pool is None:
+        results = (render_scene_at(scen, out, seed, i, gsd, preview) for i in range(count))
+        return [_reported(path, progress) for path in results]
+    with pool:
+        futures = [
+            pool.submit(render_scene_at, scen, out, seed, i, gsd, preview) for i in range(count)
+        ]
+        return [_reported(future.result(), progress) for future in futures]
+
+
+def _reported(path: Path, progress: Callable[[Path], None] | None) -> Path:
+    if progress:
+        progress(path)
+    return path
