@@ -15,6 +15,8 @@ import os
 import shutil
 import statistics
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -259,6 +261,18 @@ def train(
     return TrainResult(out, result)
 
 
+@contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Silence Lightning warnings that need no action here."""
+    with warnings.catch_warnings():
+        # the run folder already holds config.yaml (and, resuming, earlier checkpoints)
+        warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not")
+        warnings.filterwarnings("ignore", message="The dirpath has changed")
+        # Lightning's own use of a torch pytree API that torch has deprecated; nothing to act on
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
+        yield
+
+
 def _fit(
     run: RunConfig,
     resolved: dict[str, Any],
@@ -273,6 +287,7 @@ def _fit(
 
     from coalwatch.train.curves import plot_curves, read_history
     from coalwatch.train.datamodule import ChipDataModule
+    from coalwatch.train.final_validation import ValidationSteps, validate_final_weights
     from coalwatch.train.module import DetectorModule
     from coalwatch.train.speed import Throughput
 
@@ -297,18 +312,17 @@ def _fit(
         seed=run.seed,
     )
     speed = Throughput()
-    trainer = _trainer(run, work, [speed])
-    with warnings.catch_warnings():
-        # the run folder already holds config.yaml (and, resuming, earlier checkpoints)
-        warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not")
-        warnings.filterwarnings("ignore", message="The dirpath has changed")
-        # Lightning's own use of a torch pytree API that torch has deprecated; nothing to act on
-        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
+    validated = ValidationSteps()
+    trainer = _trainer(run, work, [speed, validated])
+    with _quiet_lightning():
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
     if trainer.interrupted:
         raise CoalwatchError("training interrupted")
     if not (work / "last.ckpt").is_file():  # stopped inside an epoch (max_steps, max_time)
         trainer.save_checkpoint(work / "last.ckpt")
+    if run.trainer.limit_val_batches != 0:
+        with _quiet_lightning():
+            validate_final_weights(trainer, module, data, validated, MONITOR, work / "best.ckpt")
     if not trainer.is_global_zero:
         return {}
     if not (work / "best.ckpt").is_file():  # no validation ran: the last is the best we have
