@@ -8,7 +8,6 @@ import dataclasses
 import logging
 import shutil
 import tempfile
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,26 +74,18 @@ def render_scenes(
     """
     from rich.progress import Progress
 
-    from coalwatch.labels.synth.render import default_workers, render_scene_at, scene_pool
+    from coalwatch.labels.synth.render import default_workers, render_many
 
     jobs = plan_scenes(cfg)
     workers = min(cfg.workers or default_workers(), len(jobs))
     log.info("rendering %d synthetic scene(s) in %d process(es)", len(jobs), workers)
     raw = scenes_dir / ".raw"
     raw.mkdir(parents=True, exist_ok=True)
-    args = [(job.scenario, raw, job.seed, job.index, cfg.gsd) for job in jobs]
+    scenes = [(job.scenario, raw, job.seed, job.index, cfg.gsd, False) for job in jobs]
     paths: list[Path] = []
-    with ExitStack() as stack:
-        bar = stack.enter_context(Progress(transient=True, disable=not progress))
+    with Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task("scenes", total=len(jobs))
-        pool = scene_pool(workers)
-        if pool is None:
-            tifs = (render_scene_at(*a) for a in args)
-        else:
-            stack.enter_context(pool)
-            futures = [pool.submit(render_scene_at, *a) for a in args]
-            tifs = (future.result() for future in futures)
-        for job, tif in zip(jobs, tifs, strict=True):
+        for job, tif in zip(jobs, render_many(scenes, workers), strict=True):
             paths.append(_rename(tif, scenes_dir, job.name))
             bar.advance(task)
     shutil.rmtree(raw, ignore_errors=True)

@@ -7,8 +7,8 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -152,14 +152,25 @@ def render_scene_at(
     return tif
 
 
-def scene_pool(workers: int) -> Executor | None:
-    """A process pool for :func:`render_scene_at` (None for a single worker).
+# render_scene_at's arguments: scenario, out_dir, seed, index, gsd, preview
+SceneArgs = tuple[Scenario, Path, int, int, float | None, bool]
+
+
+def render_many(scenes: Sequence[SceneArgs], workers: int = 1) -> Iterator[Path]:
+    """Render scenes given as :func:`render_scene_at`'s arguments in ``workers`` processes;
+    yields their tif paths in the order given.
 
     Workers are spawned, not forked: the parent may hold torch's and OpenMP's threads.
     """
-    if workers <= 1:
-        return None
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    if workers <= 1 or len(scenes) < 2:
+        for args in scenes:
+            yield render_scene_at(*args)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(scenes)), mp_context=context) as pool:
+        futures = [pool.submit(render_scene_at, *args) for args in scenes]
+        for future in futures:
+            yield future.result()
 
 
 def render_scenario(
@@ -185,15 +196,8 @@ def render_scenario(
     check_gsd(scen, gsd)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pool = scene_pool(min(workers, count))
-    if pool is None:
-        results = (render_scene_at(scen, out, seed, i, gsd, preview) for i in range(count))
-        return [_reported(path, progress) for path in results]
-    with pool:
-        futures = [
-            pool.submit(render_scene_at, scen, out, seed, i, gsd, preview) for i in range(count)
-        ]
-        return [_reported(future.result(), progress) for future in futures]
+    scenes = [(scen, out, seed, i, gsd, preview) for i in range(count)]
+    return [_reported(tif, progress) for tif in render_many(scenes, workers)]
 
 
 def _reported(path: Path, progress: Callable[[Path], None] | None) -> Path:
