@@ -42,11 +42,11 @@ def plan_scenes(cfg: SyntheticData) -> list[SceneJob]:
         if cfg.size_px:
             width, height = cfg.size_px
             scenario = dataclasses.replace(scenario, size_px=(int(width), int(height)))
+        stem = Path(name).stem
         for split, count, seed in (
             ("train", cfg.train_scenes, cfg.seed + 1000 * k),
             ("val", cfg.val_scenes, cfg.seed + 1000 * k + VAL_SEED_OFFSET),
         ):
-            stem = Path(name).stem
             jobs += [
                 SceneJob(f"{split}-{stem}-{i:03d}", scenario, seed, i, split == "val")
                 for i in range(max(count, 0))
