@@ -31,6 +31,9 @@ from coalwatch.model.detector import DetectorConfig, build_detector
 from coalwatch.model.torchfile import load_torch_file
 
 STATE_PREFIX = "model."
+# Detector settings whose default changed: a checkpoint written before the key existed was
+# trained (and must run) with the old behaviour.
+LEGACY_DETECTOR = {"roi_align_aligned": False}
 
 
 @dataclass
@@ -130,7 +133,7 @@ def load_detector(path: str | Path) -> tuple[FasterRCNN, dict[str, Any], Taxonom
     checkpoint = read_checkpoint(path)
     hparams = dict(checkpoint["hyper_parameters"])
     try:
-        detector = DetectorConfig.from_dict(hparams["detector"])
+        detector = DetectorConfig.from_dict(LEGACY_DETECTOR | hparams["detector"])
         taxonomy = Taxonomy.from_dict(hparams["taxonomy"])
         inference = InferenceSettings.from_dict(
             hparams.get("inference") or {"tile_size": detector.tile_size}

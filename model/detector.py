@@ -53,6 +53,9 @@ class DetectorConfig:
     rpn_batch_size_per_image: int = 256
     rpn_fg_iou_thresh: float = 0.7  # anchors this close to an object are positives
     rpn_bg_iou_thresh: float = 0.3
+    # RoIAlign with the half-pixel correction (see coalwatch.model.roi_pool): boxes a few pixels
+    # wide are pooled where they are. Checkpoints from before this key pool without it.
+    roi_align_aligned: bool = True
     box_head: str = "mlp"  # "mlp" (two fully connected layers) or "conv" (4 conv + 1 fc)
     box_representation_size: int | None = None  # None: the backbone's default
     box_batch_size_per_image: int = 512
@@ -173,7 +176,9 @@ def build_detector(
         rpn_bg_iou_thresh=cfg.rpn_bg_iou_thresh,
         # torchvision's default pooler (levels "0"-"3", 7 x 7 bins, 2 x 2 samples), with the
         # CPU training backward as a sparse product (6x faster there, same numbers)
-        box_roi_pool=SparseRoIAlign(["0", "1", "2", "3"], 7, sampling_ratio=2),
+        box_roi_pool=SparseRoIAlign(
+            ["0", "1", "2", "3"], 7, sampling_ratio=2, aligned=cfg.roi_align_aligned
+        ),
         box_head=box_head,
         box_predictor=FastRCNNPredictor(representation, cfg.num_classes + 1),
         box_batch_size_per_image=cfg.box_batch_size_per_image,

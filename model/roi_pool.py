@@ -7,6 +7,12 @@ one sparse matrix ``S`` (a row per output bin, the bilinear weights of its sampl
 times the flattened features, and its backward is ``S^T @ grad``: both are multithreaded
 sparse-dense products. :class:`SparseRoIAlign` uses that in training on the CPU and
 torchvision's operator everywhere else (inference, ONNX export, GPU), with the same numbers.
+
+``aligned=True`` is RoIAlign with the half-pixel correction (Detectron2's ROIAlignV2): a box
+edge at image pixel x samples the feature map at ``x * scale - 0.5``, where the feature cell
+whose centre it is lies, and boxes narrower than a cell stay narrower. Without it (torchvision's
+``MultiScaleRoIAlign``) a box is read half a cell off (2 px at stride 4) and at least a cell
+wide: a 3 px wide rail car at 1 m is pooled as 4 px, shifted by 2.
 """
 
 from __future__ import annotations
@@ -17,7 +23,12 @@ import torch
 import torchvision
 from torch import Tensor
 from torchvision.ops import MultiScaleRoIAlign
-from torchvision.ops.poolers import _convert_to_roi_format, _filter_input, _setup_scales
+from torchvision.ops.poolers import (
+    _convert_to_roi_format,
+    _filter_input,
+    _onnx_merge_levels,
+    _setup_scales,
+)
 
 
 def _corners(coord: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -38,18 +49,22 @@ def sampling_matrix(
     output_size: tuple[int, int],
     spatial_scale: float,
     sampling_ratio: int,
+    aligned: bool = False,
 ) -> Tensor:
     """Sparse CSR matrix of shape (R * ph * pw, N * H * W): row ``(r, i, j)`` averages the
     bilinear samples of bin ``(i, j)`` of RoI ``r`` (``rois`` rows are batch index, x1, y1, x2,
-    y2 in image pixels; ``feature_shape`` is N, H, W; RoIAlign with ``aligned=False``)."""
+    y2 in image pixels; ``feature_shape`` is N, H, W; torchvision's RoIAlign with ``aligned``)."""
     n, h, w = feature_shape
     ph, pw = output_size
     s = sampling_ratio
     count = len(rois)
-    x1 = rois[:, 1] * spatial_scale
-    y1 = rois[:, 2] * spatial_scale
-    roi_w = (rois[:, 3] * spatial_scale - x1).clamp(min=1.0)
-    roi_h = (rois[:, 4] * spatial_scale - y1).clamp(min=1.0)
+    shift = 0.5 if aligned else 0.0
+    x1 = rois[:, 1] * spatial_scale - shift
+    y1 = rois[:, 2] * spatial_scale - shift
+    roi_w = rois[:, 3] * spatial_scale - shift - x1
+    roi_h = rois[:, 4] * spatial_scale - shift - y1
+    if not aligned:
+        roi_w, roi_h = roi_w.clamp(min=1.0), roi_h.clamp(min=1.0)
     steps_x = (torch.arange(pw * s, dtype=rois.dtype, device=rois.device) + 0.5) / (pw * s)
     steps_y = (torch.arange(ph * s, dtype=rois.dtype, device=rois.device) + 0.5) / (ph * s)
     x_low, x_high, wx_low, wx_high, x_ok = _corners(x1[:, None] + roi_w[:, None] * steps_x, w)
@@ -86,43 +101,79 @@ def roi_align_sparse(
     output_size: tuple[int, int],
     spatial_scale: float,
     sampling_ratio: int,
+    aligned: bool = False,
 ) -> Tensor:
-    """``torchvision.ops.roi_align(feature, rois, ...)`` (``aligned=False``) as a sparse product."""
+    """``torchvision.ops.roi_align(feature, rois, ...)`` as a sparse product."""
     n, c, h, w = feature.shape
-    matrix = sampling_matrix(rois.detach(), (n, h, w), output_size, spatial_scale, sampling_ratio)
+    matrix = sampling_matrix(
+        rois.detach(), (n, h, w), output_size, spatial_scale, sampling_ratio, aligned
+    )
     flat = feature.permute(0, 2, 3, 1).reshape(n * h * w, c)
     pooled = matrix @ flat
     return pooled.reshape(len(rois), *output_size, c).permute(0, 3, 1, 2)
 
 
 class SparseRoIAlign(MultiScaleRoIAlign):
-    """torchvision's ``MultiScaleRoIAlign`` whose CPU training forward (and so its backward) is
+    """torchvision's ``MultiScaleRoIAlign`` with a choice of ``aligned`` (torchvision's pooler
+    is always ``aligned=False``), whose CPU training forward (and so its backward) is
     :func:`roi_align_sparse`; inference, tracing and other devices use torchvision's operator."""
+
+    def __init__(
+        self,
+        featmap_names: list[str],
+        output_size: int | tuple[int, int],
+        sampling_ratio: int,
+        *,
+        aligned: bool = False,
+    ) -> None:
+        super().__init__(featmap_names, output_size, sampling_ratio)
+        self.aligned = aligned
+
+    def _sparse(self, feature: Tensor) -> bool:
+        return (
+            self.training
+            and self.sampling_ratio > 0
+            and not torchvision._is_tracing()
+            and not torch.jit.is_scripting()
+            and feature.device.type == "cpu"
+            and feature.dtype == torch.float32
+        )
 
     def forward(
         self, x: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]
     ) -> Tensor:
         features = _filter_input(x, self.featmap_names)
-        if (
-            not self.training
-            or self.sampling_ratio <= 0
-            or torchvision._is_tracing()
-            or torch.jit.is_scripting()
-            or features[0].device.type != "cpu"
-            or features[0].dtype != torch.float32
-        ):
-            return super().forward(x, boxes, image_shapes)
         if self.scales is None or self.map_levels is None:
             self.scales, self.map_levels = _setup_scales(
                 features, image_shapes, self.canonical_scale, self.canonical_level
             )
+        pool = roi_align_sparse if self._sparse(features[0]) else self._roi_align
         rois = _convert_to_roi_format(boxes)
         levels = self.map_levels(boxes)
+        dtype = features[0].dtype
         pooled = features[0].new_zeros((len(rois), features[0].shape[1], *self.output_size))
+        per_level = []
         for level, (feature, scale) in enumerate(zip(features, self.scales, strict=True)):
             picked = torch.where(levels == level)[0]
-            if picked.numel():
-                pooled[picked] = roi_align_sparse(
-                    feature, rois[picked], self.output_size, scale, self.sampling_ratio
-                )
+            result = pool(
+                feature, rois[picked], self.output_size, scale, self.sampling_ratio, self.aligned
+            )
+            if torchvision._is_tracing():
+                per_level.append(result.to(dtype))
+            else:
+                # autocast may give levels other dtypes: cast before the in-place copy
+                pooled[picked] = result.to(dtype)
+        if torchvision._is_tracing():
+            return _onnx_merge_levels(levels, per_level)
         return pooled
+
+    @staticmethod
+    def _roi_align(
+        feature: Tensor,
+        rois: Tensor,
+        output_size: tuple[int, int],
+        scale: float,
+        sampling_ratio: int,
+        aligned: bool,
+    ) -> Tensor:
+        return torchvision.ops.roi_align(feature, rois, output_size, scale, sampling_ratio, aligned)

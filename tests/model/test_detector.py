@@ -90,6 +90,19 @@ def test_checkpoint_rebuilds_the_same_model(tmp_path) -> None:
     torch.testing.assert_close(a["boxes"], b["boxes"])
 
 
+def test_checkpoint_from_before_aligned_pooling_keeps_its_pooler(tmp_path) -> None:
+    taxonomy = load_taxonomy("default")
+    cfg = DetectorConfig(backbone="tiny", tile_size=64)
+    assert cfg.roi_align_aligned  # new detectors pool with the half-pixel correction
+    path = save_detector(tmp_path / "m.ckpt", build_detector(cfg), cfg, taxonomy)
+    checkpoint = torch.load(path, weights_only=False)
+    del checkpoint["hyper_parameters"]["detector"]["roi_align_aligned"]
+    torch.save(checkpoint, path)
+    loaded, config, _ = load_detector(path)
+    assert config["detector"]["roi_align_aligned"] is False
+    assert loaded.roi_heads.box_roi_pool.aligned is False
+
+
 def test_pretrained_checkpoint_loads_without_weights_file(tmp_path) -> None:
     taxonomy = load_taxonomy("default")
     cfg = DetectorConfig(backbone="efficientnet_lite0", pretrained=True, tile_size=64)
