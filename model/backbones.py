@@ -2,7 +2,9 @@
 
 Every backbone returns the same five maps: FPN levels ``"0"..."3"`` at strides 4, 8, 16 and 32
 plus ``"pool"`` at stride 64, each with ``out_channels`` channels. Stride 4 matters: a 6 px wide
-ore car is one or two cells there and invisible at stride 16.
+ore car is one or two cells there and invisible at stride 16. EfficientNet-Lite0 can add a
+sixth, ``"fine"`` at stride 2 (:class:`FineLevel`), read by the box pooler only: a 3 px wide
+rail car at 1 m is under one cell at stride 4.
 
 Weights never come from the network: a backbone starts from scratch unless a local state-dict
 file is given (``backbone_weights``) or, for EfficientNet-Lite0, the ImageNet weights shipped in
@@ -35,6 +37,23 @@ DEFAULT_FPN_CHANNELS = {
     "efficientnet_lite0": 128,
 }
 PYRAMID_STRIDES = (4, 8, 16, 32)
+FINE_KEY = "fine"  # the optional stride-2 map
+
+
+class FineLevel(nn.Module):
+    """A stride-2 pyramid map, cheap enough for CPU training: the trunk's stride-2 features
+    (1x1 to the pyramid width) plus the stride-4 level upsampled, smoothed by a depthwise and
+    a pointwise convolution (a full 3x3 at this size would cost more than the trunk)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.lateral = nn.Conv2d(in_channels, out_channels, 1)
+        self.depthwise = nn.Conv2d(out_channels, out_channels, 3, padding=1, groups=out_channels)
+        self.pointwise = nn.Conv2d(out_channels, out_channels, 1)
+
+    def forward(self, features: torch.Tensor, coarser: torch.Tensor) -> torch.Tensor:
+        top_down = nn.functional.interpolate(coarser, size=features.shape[-2:], mode="nearest")
+        return self.pointwise(self.depthwise(self.lateral(features) + top_down))
 
 
 def _conv_bn(c_in: int, c_out: int, stride: int) -> nn.Sequential:
@@ -127,14 +146,18 @@ def build_backbone(
     weights_path: str | None = None,
     trainable_layers: int | None = None,
     load_weights: bool = True,
+    fine_level: bool = False,
 ) -> nn.Module:
-    """A backbone with FPN whose output is five maps of ``out_channels`` channels.
+    """A backbone with FPN whose output is five maps of ``out_channels`` channels, six with
+    ``fine_level`` (EfficientNet-Lite0 only).
 
     ``load_weights=False`` builds the same architecture (frozen norms included) without reading
     any weights, for a checkpoint that brings its own.
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    if fine_level and name != "efficientnet_lite0":
+        raise ValueError(f"fine_level needs backbone efficientnet_lite0, not {name!r}")
     channels = out_channels or DEFAULT_FPN_CHANNELS[name]
     has_weights = pretrained or weights_path is not None
     # Pretrained statistics stay fixed (batches of a few tiles are too small to re-estimate them).
@@ -180,4 +203,5 @@ def build_backbone(
         weights_path=weights_path,
         trainable_layers=trainable_layers,
         load_weights=load_weights,
+        fine_level=fine_level,
     )

@@ -20,13 +20,18 @@ from torchvision.models.detection.faster_rcnn import (
     FastRCNNPredictor,
     TwoMLPHead,
 )
-from torchvision.models.detection.rpn import RPNHead
+from torchvision.models.detection.image_list import ImageList
+from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
-from coalwatch.model.backbones import BACKBONES, build_backbone
+from coalwatch.model.backbones import BACKBONES, FINE_KEY, build_backbone
 from coalwatch.model.roi_pool import SparseRoIAlign
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+POOLED_LEVELS = ["0", "1", "2", "3"]  # the box pooler's maps (strides 4-32), as torchvision's
+# torchvision's RPN defaults, which FasterRCNN would have used
+RPN_POSITIVE_FRACTION = 0.5
+RPN_NMS_THRESH = 0.7
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
@@ -56,6 +61,9 @@ class DetectorConfig:
     # RoIAlign with the half-pixel correction (see coalwatch.model.roi_pool): boxes a few pixels
     # wide are pooled where they are. Checkpoints from before this key pool without it.
     roi_align_aligned: bool = True
+    # A stride-2 map for the box pooler (efficientnet_lite0 only; the RPN keeps strides 4-64):
+    # boxes under 56 px are pooled there (torchvision's level rule).
+    fine_level: bool = False
     box_head: str = "mlp"  # "mlp" (two fully connected layers) or "conv" (4 conv + 1 fc)
     box_representation_size: int | None = None  # None: the backbone's default
     box_batch_size_per_image: int = 512
@@ -91,6 +99,8 @@ class DetectorConfig:
             raise ValueError("aspect_ratios must be positive")
         if not 0 < self.box_positive_fraction <= 1:
             raise ValueError("box_positive_fraction must be in (0, 1]")
+        if self.fine_level and self.backbone != "efficientnet_lite0":
+            raise ValueError("fine_level needs backbone efficientnet_lite0")
         if self.box_head not in ("mlp", "conv"):
             raise ValueError(f"box_head must be 'mlp' or 'conv', got {self.box_head!r}")
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
@@ -112,6 +122,19 @@ class DetectorConfig:
         if unknown:
             raise ValueError(f"unknown detector config key(s): {', '.join(unknown)}")
         return cls(**dict(data))
+
+
+class AnchorLevelsRPN(RegionProposalNetwork):
+    """torchvision's RPN over the anchored levels only: the stride-2 map serves the pooler."""
+
+    def forward(
+        self,
+        images: ImageList,
+        features: dict[str, Tensor],
+        targets: list[dict[str, Tensor]] | None = None,
+    ) -> tuple[list[Tensor], dict[str, Tensor]]:
+        anchored = {k: v for k, v in features.items() if k != FINE_KEY}
+        return super().forward(images, anchored, targets)
 
 
 class TileTransform(GeneralizedRCNNTransform):
@@ -151,6 +174,7 @@ def build_detector(
         weights_path=cfg.backbone_weights,
         trainable_layers=cfg.trainable_backbone_layers,
         load_weights=load_weights,
+        fine_level=cfg.fine_level,
     )
     channels = backbone.out_channels
     anchors = AnchorGenerator(cfg.anchor_sizes, (cfg.aspect_ratios,) * len(cfg.anchor_sizes))
@@ -177,7 +201,10 @@ def build_detector(
         # torchvision's default pooler (levels "0"-"3", 7 x 7 bins, 2 x 2 samples), with the
         # CPU training backward as a sparse product (6x faster there, same numbers)
         box_roi_pool=SparseRoIAlign(
-            ["0", "1", "2", "3"], 7, sampling_ratio=2, aligned=cfg.roi_align_aligned
+            [FINE_KEY, *POOLED_LEVELS] if cfg.fine_level else POOLED_LEVELS,
+            7,
+            sampling_ratio=2,
+            aligned=cfg.roi_align_aligned,
         ),
         box_head=box_head,
         box_predictor=FastRCNNPredictor(representation, cfg.num_classes + 1),
@@ -188,6 +215,17 @@ def build_detector(
         box_detections_per_img=cfg.box_detections_per_img,
         box_score_thresh=cfg.box_score_thresh,
         box_nms_thresh=cfg.box_nms_thresh,
+    )
+    model.rpn = AnchorLevelsRPN(
+        anchors,
+        rpn_head,
+        cfg.rpn_fg_iou_thresh,
+        cfg.rpn_bg_iou_thresh,
+        cfg.rpn_batch_size_per_image,
+        RPN_POSITIVE_FRACTION,
+        {"training": cfg.rpn_pre_nms_top_n_train, "testing": cfg.rpn_pre_nms_top_n_test},
+        {"training": cfg.rpn_post_nms_top_n_train, "testing": cfg.rpn_post_nms_top_n_test},
+        RPN_NMS_THRESH,
     )
     model.transform = TileTransform(
         cfg.tile_size, cfg.tile_size, list(cfg.image_mean), list(cfg.image_std)

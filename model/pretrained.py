@@ -18,10 +18,12 @@ from torch import nn
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
 from coalwatch.errors import CoalwatchError, InputError
+from coalwatch.model.backbones import FINE_KEY, FineLevel
 
 EXPECTED_TENSORS = 247
 # timm feature indices of the stride 4, 8, 16 and 32 maps (24, 40, 112, 320 channels).
 OUT_INDICES = (1, 2, 3, 4)
+FINE_INDEX = 0  # the stride-2 map (16 channels)
 
 
 def _require_timm():
@@ -106,19 +108,26 @@ def _freeze_bn(module: nn.Module) -> nn.Module:
 
 
 class TimmPyramid(nn.Module):
-    """A timm ``features_only`` trunk under an FPN: maps '0'..'3' and 'pool'."""
+    """A timm ``features_only`` trunk under an FPN: maps '0'..'3' and 'pool', led by 'fine'
+    (stride 2) when the trunk's first map is the stride-2 one (``fine``)."""
 
-    def __init__(self, body: nn.Module, out_channels: int) -> None:
+    def __init__(self, body: nn.Module, out_channels: int, fine: bool = False) -> None:
         super().__init__()
         self.body = body
+        channels = list(body.feature_info.channels())
+        self.fine = FineLevel(channels[0], out_channels) if fine else None
         self.fpn = FeaturePyramidNetwork(
-            list(body.feature_info.channels()), out_channels, extra_blocks=LastLevelMaxPool()
+            channels[1:] if fine else channels, out_channels, extra_blocks=LastLevelMaxPool()
         )
         self.out_channels = out_channels
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         features = self.body(x)
-        return self.fpn(OrderedDict((str(i), f) for i, f in enumerate(features)))
+        if self.fine is None:
+            return self.fpn(OrderedDict((str(i), f) for i, f in enumerate(features)))
+        pyramid = self.fpn(OrderedDict((str(i), f) for i, f in enumerate(features[1:])))
+        fine = self.fine(features[0], pyramid["0"])
+        return OrderedDict([(FINE_KEY, fine), *pyramid.items()])
 
 
 def efficientnet_lite0_pyramid(
@@ -128,15 +137,20 @@ def efficientnet_lite0_pyramid(
     weights_path: str | None = None,
     trainable_layers: int | None = None,
     load_weights: bool = True,
+    fine_level: bool = False,
 ) -> nn.Module:
-    """EfficientNet-Lite0 trunk (timm, ``features_only``) under an FPN with a max-pool level.
+    """EfficientNet-Lite0 trunk (timm, ``features_only``) under an FPN with a max-pool level,
+    and a stride-2 level ahead of it with ``fine_level``.
 
     With weights, batch norms are frozen; ``load_weights=False`` keeps that architecture but
     reads no file (a checkpoint brings the weights).
     """
     timm = _require_timm()
     body = timm.create_model(
-        "efficientnet_lite0", pretrained=False, features_only=True, out_indices=OUT_INDICES
+        "efficientnet_lite0",
+        pretrained=False,
+        features_only=True,
+        out_indices=(FINE_INDEX, *OUT_INDICES) if fine_level else OUT_INDICES,
     )
     if pretrained or weights_path:
         if load_weights:
@@ -151,4 +165,4 @@ def efficientnet_lite0_pyramid(
         for module in frozen:
             for p in module.parameters():
                 p.requires_grad_(False)
-    return TimmPyramid(body, out_channels)
+    return TimmPyramid(body, out_channels, fine=fine_level)

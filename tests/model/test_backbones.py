@@ -32,6 +32,23 @@ def test_every_backbone_gives_five_maps_at_strides_4_to_64(name: str) -> None:
     assert all(m.shape[1] == backbone.out_channels == 32 for m in maps.values())
 
 
+def test_fine_level_leads_the_pyramid_at_stride_2_with_pretrained_weights() -> None:
+    plain = build_backbone("efficientnet_lite0", 32, pretrained=True).eval()
+    fine = build_backbone("efficientnet_lite0", 32, pretrained=True, fine_level=True).eval()
+    image = torch.rand(1, 3, 128, 128)
+    with torch.no_grad():
+        maps, reference = fine(image), plain(image)
+    assert list(maps) == ["fine", "0", "1", "2", "3", "pool"]
+    assert [128 // m.shape[-1] for m in maps.values()] == [2, 4, 8, 16, 32, 64]
+    assert all(m.shape[1] == 32 for m in maps.values())
+    trunk = {k: v for k, v in fine.body.state_dict().items() if "running_mean" in k}
+    for key, value in trunk.items():  # the same ImageNet trunk underneath
+        torch.testing.assert_close(value, plain.body.state_dict()[key])
+    assert maps["fine"].abs().sum() > 0 and reference["0"].shape == maps["0"].shape
+    with pytest.raises(ValueError, match="fine_level needs backbone efficientnet_lite0"):
+        build_backbone("tiny", 32, fine_level=True)
+
+
 def test_local_backbone_weights_load_and_bad_files_fail(tmp_path) -> None:
     trunk, _ = tiny_trunk()
     path = tmp_path / "trunk.pt"

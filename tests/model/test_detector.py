@@ -103,6 +103,25 @@ def test_checkpoint_from_before_aligned_pooling_keeps_its_pooler(tmp_path) -> No
     assert loaded.roi_heads.box_roi_pool.aligned is False
 
 
+def test_fine_level_feeds_the_box_pooler_not_the_proposals(tmp_path) -> None:
+    cfg = DetectorConfig(backbone="efficientnet_lite0", tile_size=128, fine_level=True)
+    model = build_detector(cfg, load_weights=False)
+    assert model.roi_heads.box_roi_pool.featmap_names == ["fine", "0", "1", "2", "3"]
+    target = {"boxes": torch.tensor([[20.0, 30.0, 33.0, 34.0]]), "labels": torch.tensor([1])}
+    losses = model([torch.rand(3, 128, 128)], [target])  # five anchored levels, one pooled more
+    assert torch.isfinite(sum(losses.values()))
+    losses["loss_box_reg"].backward()
+    assert model.backbone.fine.lateral.weight.grad.abs().sum() > 0
+    taxonomy = load_taxonomy("default")
+    path = save_detector(tmp_path / "fine.ckpt", model, cfg, taxonomy)
+    loaded, config, _ = load_detector(path)
+    assert config["detector"]["fine_level"] is True
+    loaded_maps = loaded.backbone(torch.rand(1, 3, 128, 128))
+    assert next(iter(loaded_maps)) == "fine"
+    with pytest.raises(ValueError, match="fine_level needs"):
+        DetectorConfig(backbone="tiny", fine_level=True)
+
+
 def test_pretrained_checkpoint_loads_without_weights_file(tmp_path) -> None:
     taxonomy = load_taxonomy("default")
     cfg = DetectorConfig(backbone="efficientnet_lite0", pretrained=True, tile_size=64)
