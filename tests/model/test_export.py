@@ -109,3 +109,24 @@ def test_parity_rules_at_the_operating_point() -> None:
     assert "only one runtime" in fine.failures(1e-3, 0.1)[0]
     moved = TileParity("t", (8, 8), 2, 2, 2, 5e-3, 1e-7, [])
     assert "boxes differ" in moved.failures(1e-3, 0.5)[0]
+
+
+def test_fine_level_detector_exports_with_parity(tmp_path) -> None:
+    """The CPU default's pooler (half-pixel aligned, a stride-2 level) runs the same in
+    onnxruntime (RoiAlign with half_pixel coordinates)."""
+    torch.manual_seed(0)
+    cfg = DetectorConfig(
+        backbone="efficientnet_lite0",
+        num_classes=5,
+        tile_size=TILE,
+        fpn_channels=32,
+        fine_level=True,
+    )
+    assert cfg.roi_align_aligned
+    model = build_detector(cfg, load_weights=False).eval()
+    meta = metadata_for(
+        {"detector": cfg.to_dict(), "inference": {"tile_size": TILE}}, load_taxonomy()
+    )
+    results = export_model(model, meta, tmp_path / "fine.onnx")
+    assert sum(r.torch_detections for r in results) > 0  # boxes were compared, not just none
+    assert all(r.max_box_diff <= 1e-3 and not r.failures(1e-3, 0.0) for r in results)
