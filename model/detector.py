@@ -28,11 +28,11 @@ from coalwatch.model.backbones import BACKBONES, FINE_KEY, build_backbone
 from coalwatch.model.roi_pool import SparseRoIAlign
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 POOLED_LEVELS = ["0", "1", "2", "3"]  # the box pooler's maps (strides 4-32), as torchvision's
 # torchvision's RPN defaults, which FasterRCNN would have used
 RPN_POSITIVE_FRACTION = 0.5
 RPN_NMS_THRESH = 0.7
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -198,8 +198,9 @@ def build_detector(
         rpn_batch_size_per_image=cfg.rpn_batch_size_per_image,
         rpn_fg_iou_thresh=cfg.rpn_fg_iou_thresh,
         rpn_bg_iou_thresh=cfg.rpn_bg_iou_thresh,
-        # torchvision's default pooler (levels "0"-"3", 7 x 7 bins, 2 x 2 samples), with the
-        # CPU training backward as a sparse product (6x faster there, same numbers)
+        # torchvision's default pooler (levels "0"-"3", 7 x 7 bins, 2 x 2 samples), optionally
+        # half-pixel aligned and led by the stride-2 map, with the CPU training backward as a
+        # sparse product (6x faster there, same numbers)
         box_roi_pool=SparseRoIAlign(
             [FINE_KEY, *POOLED_LEVELS] if cfg.fine_level else POOLED_LEVELS,
             7,
@@ -216,6 +217,7 @@ def build_detector(
         box_score_thresh=cfg.box_score_thresh,
         box_nms_thresh=cfg.box_nms_thresh,
     )
+    # FasterRCNN's own RPN, rebuilt with the same settings as one that skips the stride-2 map
     model.rpn = AnchorLevelsRPN(
         anchors,
         rpn_head,
