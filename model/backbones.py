@@ -38,6 +38,15 @@ DEFAULT_FPN_CHANNELS = {
 }
 PYRAMID_STRIDES = (4, 8, 16, 32)
 FINE_KEY = "fine"  # the optional stride-2 map
+FINE_LEVEL_BACKBONES = ("efficientnet_lite0",)
+
+
+def check_fine_level(name: str, fine_level: bool) -> None:
+    """Raise ValueError when ``fine_level`` is asked of a backbone that has none."""
+    if fine_level and name not in FINE_LEVEL_BACKBONES:
+        raise ValueError(
+            f"fine_level needs backbone {' or '.join(FINE_LEVEL_BACKBONES)}, not {name!r}"
+        )
 
 
 class FineLevel(nn.Module):
@@ -156,8 +165,7 @@ def build_backbone(
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
-    if fine_level and name != "efficientnet_lite0":
-        raise ValueError(f"fine_level needs backbone efficientnet_lite0, not {name!r}")
+    check_fine_level(name, fine_level)
     channels = out_channels or DEFAULT_FPN_CHANNELS[name]
     has_weights = pretrained or weights_path is not None
     # Pretrained statistics stay fixed (batches of a few tiles are too small to re-estimate them).

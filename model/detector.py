@@ -24,7 +24,7 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
-from coalwatch.model.backbones import BACKBONES, FINE_KEY, build_backbone
+from coalwatch.model.backbones import BACKBONES, FINE_KEY, build_backbone, check_fine_level
 from coalwatch.model.roi_pool import SparseRoIAlign
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -99,8 +99,7 @@ class DetectorConfig:
             raise ValueError("aspect_ratios must be positive")
         if not 0 < self.box_positive_fraction <= 1:
             raise ValueError("box_positive_fraction must be in (0, 1]")
-        if self.fine_level and self.backbone != "efficientnet_lite0":
-            raise ValueError("fine_level needs backbone efficientnet_lite0")
+        check_fine_level(self.backbone, self.fine_level)
         if self.box_head not in ("mlp", "conv"):
             raise ValueError(f"box_head must be 'mlp' or 'conv', got {self.box_head!r}")
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
