@@ -147,7 +147,8 @@ class SparseRoIAlign(MultiScaleRoIAlign):
             self.scales, self.map_levels = _setup_scales(
                 features, image_shapes, self.canonical_scale, self.canonical_level
             )
-        pool = roi_align_sparse if self._sparse(features[0]) else self._roi_align
+        # both take (features, rois, output size, scale, sampling ratio, aligned) in that order
+        pool = roi_align_sparse if self._sparse(features[0]) else torchvision.ops.roi_align
         rois = _convert_to_roi_format(boxes)
         levels = self.map_levels(boxes)
         dtype = features[0].dtype
@@ -166,14 +167,3 @@ class SparseRoIAlign(MultiScaleRoIAlign):
         if torchvision._is_tracing():
             return _onnx_merge_levels(levels, per_level)
         return pooled
-
-    @staticmethod
-    def _roi_align(
-        feature: Tensor,
-        rois: Tensor,
-        output_size: tuple[int, int],
-        scale: float,
-        sampling_ratio: int,
-        aligned: bool,
-    ) -> Tensor:
-        return torchvision.ops.roi_align(feature, rois, output_size, scale, sampling_ratio, aligned)
