@@ -25,6 +25,7 @@ from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
 from coalwatch.model.backbones import BACKBONES, FINE_KEY, build_backbone, check_fine_level
+from coalwatch.model.cascade import CascadeRoIHeads
 from coalwatch.model.roi_pool import SparseRoIAlign
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -65,6 +66,9 @@ class DetectorConfig:
     # boxes under 56 px are pooled there (torchvision's level rule).
     fine_level: bool = False
     box_head: str = "mlp"  # "mlp" (two fully connected layers) or "conv" (4 conv + 1 fc)
+    # Cascade R-CNN: one refinement stage per IoU, each trained on the boxes of the stage
+    # before at that IoU (coalwatch.model.cascade); empty: plain Faster R-CNN.
+    cascade_iou_thresholds: tuple[float, ...] = ()
     box_representation_size: int | None = None  # None: the backbone's default
     box_batch_size_per_image: int = 512
     box_positive_fraction: float = 0.25  # at most this share of sampled proposals are objects
@@ -79,6 +83,7 @@ class DetectorConfig:
     def __post_init__(self) -> None:
         self.anchor_sizes = tuple(tuple(int(s) for s in level) for level in self.anchor_sizes)
         self.aspect_ratios = tuple(float(r) for r in self.aspect_ratios)
+        self.cascade_iou_thresholds = tuple(float(t) for t in self.cascade_iou_thresholds)
         self.image_mean = tuple(float(v) for v in self.image_mean)
         self.image_std = tuple(float(v) for v in self.image_std)
         self.validate()
@@ -100,6 +105,8 @@ class DetectorConfig:
         if not 0 < self.box_positive_fraction <= 1:
             raise ValueError("box_positive_fraction must be in (0, 1]")
         check_fine_level(self.backbone, self.fine_level)
+        if any(not 0 < t < 1 for t in self.cascade_iou_thresholds):
+            raise ValueError("cascade_iou_thresholds must lie in (0, 1)")
         if self.box_head not in ("mlp", "conv"):
             raise ValueError(f"box_head must be 'mlp' or 'conv', got {self.box_head!r}")
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
@@ -109,7 +116,7 @@ class DetectorConfig:
         """Plain data (lists, not tuples) for YAML, JSON and checkpoints."""
         data = asdict(self)
         data["anchor_sizes"] = [list(level) for level in self.anchor_sizes]
-        for key in ("aspect_ratios", "image_mean", "image_std"):
+        for key in ("aspect_ratios", "cascade_iou_thresholds", "image_mean", "image_std"):
             data[key] = list(data[key])
         return data
 
@@ -228,6 +235,14 @@ def build_detector(
         {"training": cfg.rpn_post_nms_top_n_train, "testing": cfg.rpn_post_nms_top_n_test},
         RPN_NMS_THRESH,
     )
+    if cfg.cascade_iou_thresholds:
+        stages = [_box_head(cfg, channels) for _ in cfg.cascade_iou_thresholds]
+        model.roi_heads = CascadeRoIHeads(
+            model.roi_heads,
+            [head for head, _ in stages],
+            [FastRCNNPredictor(size, cfg.num_classes + 1) for _, size in stages],
+            cfg.cascade_iou_thresholds,
+        )
     model.transform = TileTransform(
         cfg.tile_size, cfg.tile_size, list(cfg.image_mean), list(cfg.image_std)
     )

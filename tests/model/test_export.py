@@ -130,3 +130,18 @@ def test_fine_level_detector_exports_with_parity(tmp_path) -> None:
     results = export_model(model, meta, tmp_path / "fine.onnx")
     assert sum(r.torch_detections for r in results) > 0  # boxes were compared, not just none
     assert all(r.max_box_diff <= 1e-3 and not r.failures(1e-3, 0.0) for r in results)
+
+
+def test_cascade_detector_exports_with_parity(tmp_path) -> None:
+    """Refinement stages (boxes re-pooled, class scores averaged) trace into the graph."""
+    torch.manual_seed(0)
+    cfg = DetectorConfig(
+        backbone="tiny", num_classes=5, tile_size=TILE, cascade_iou_thresholds=(0.6, 0.7)
+    )
+    model = build_detector(cfg).eval()
+    meta = metadata_for(
+        {"detector": cfg.to_dict(), "inference": {"tile_size": TILE}}, load_taxonomy()
+    )
+    results = export_model(model, meta, tmp_path / "cascade.onnx")
+    assert sum(r.torch_detections for r in results) > 0
+    assert all(r.max_box_diff <= 1e-3 and not r.failures(1e-3, 0.0) for r in results)
