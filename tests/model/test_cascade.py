@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from coalwatch.labels.taxonomy import load_taxonomy
-from coalwatch.model.cascade import CascadeRoIHeads
+from coalwatch.model.cascade import CascadeRoIHeads, refined_boxes
 from coalwatch.model.checkpoint import load_detector, save_detector
 from coalwatch.model.detector import DetectorConfig, build_detector
 
@@ -37,8 +37,9 @@ def test_every_stage_is_trained_at_its_iou_with_tighter_coding() -> None:
     model = _cascade()
     heads = model.roi_heads
     assert isinstance(heads, CascadeRoIHeads)
-    assert [m.high_threshold for m in heads.stage_matchers] == [0.5, 0.6, 0.7]
-    assert [c.weights for c in heads.stage_coders] == [
+    assert [s.proposal_matcher.high_threshold for s in heads.stages] == [0.5, 0.6, 0.7]
+    assert [s.proposal_matcher.low_threshold for s in heads.stages] == [0.5, 0.6, 0.7]
+    assert [s.box_coder.weights for s in heads.stages] == [
         (10.0, 10.0, 5.0, 5.0),
         (20.0, 20.0, 10.0, 10.0),
         (30.0, 30.0, 15.0, 15.0),
@@ -51,12 +52,13 @@ def test_every_stage_is_trained_at_its_iou_with_tighter_coding() -> None:
     assert stage_losses <= set(losses)
     assert all(torch.isfinite(v) for v in losses.values())
     sum(losses.values()).backward()
-    for stage in (*heads.refine_heads, *heads.refine_predictors):
+    for stage in heads.stages:
+        assert stage.box_roi_pool is heads.stages[0].box_roi_pool
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in stage.parameters())
 
 
 def test_refined_boxes_move_by_the_assigned_class_else_the_likeliest() -> None:
-    heads = _cascade().roi_heads
+    coder = _cascade().roi_heads.stages[0].box_coder
     proposals = [torch.tensor([[10.0, 10.0, 20.0, 20.0], [50.0, 50.0, 60.0, 60.0]])]
     logits = torch.tensor([[0.0, 5.0, 0.0, 0.0, 0.0, 0.0], [9.0, 0.0, 0.0, 3.0, 0.0, 0.0]])
     deltas = torch.zeros(2, 6, 4)
@@ -65,12 +67,12 @@ def test_refined_boxes_move_by_the_assigned_class_else_the_likeliest() -> None:
     deltas[:, 3, 2] = 0.1  # class 3 widens them
     flat = deltas.reshape(2, -1).requires_grad_()
     # training: the first is an object of class 2, the second background (likeliest object: 3)
-    (trained,) = heads._refined(logits, flat, proposals, [torch.tensor([2, 0])], [(64, 64)])
+    (trained,) = refined_boxes(coder, logits, flat, proposals, [torch.tensor([2, 0])], [(64, 64)])
     torch.testing.assert_close(trained[0], torch.tensor([10.0, 10.1, 20.0, 20.1]))
     assert trained[1, 2] > 60.0 and trained[1, 0] < 50.0  # widened, clipped at most to 64
     assert not trained.requires_grad
     # inference: the likeliest object class (1 for the first box), clipped to the image
-    (tested,) = heads._refined(logits, flat, [proposals[0] + 45.0], None, [(64, 64)])
+    (tested,) = refined_boxes(coder, logits, flat, [proposals[0] + 45.0], None, [(64, 64)])
     torch.testing.assert_close(tested[0], torch.tensor([55.1, 55.0, 64.0, 64.0]))
 
 
@@ -89,11 +91,11 @@ class _Constant(nn.Module):
 def test_scores_are_the_mean_of_the_stages() -> None:
     torch.manual_seed(0)
     model = _cascade(box_score_thresh=0.0).eval()
-    heads = model.roi_heads
+    stages = model.roi_heads.stages
     stage_logits = [[0.0, 2.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]]
     stage_logits.append([1.0, 3.0, 0.0, 0.0, 0.0, 0.0])
-    heads.box_predictor = _Constant(stage_logits[0])
-    heads.refine_predictors = nn.ModuleList(_Constant(s) for s in stage_logits[1:])
+    for stage, logits in zip(stages, stage_logits, strict=True):
+        stage.box_predictor = _Constant(logits)
     with torch.no_grad():
         (out,) = model([torch.rand(3, TILE, TILE)])
     mean = torch.stack([torch.tensor(s).softmax(0) for s in stage_logits]).mean(0)
@@ -106,7 +108,6 @@ def test_cascade_checkpoint_round_trip(tmp_path) -> None:
     torch.manual_seed(2)
     cfg = _config()
     model = build_detector(cfg).eval()
-    assert "roi_heads.box_predictor.cls_score.weight" in model.state_dict()  # stage 1 as before
     assert DetectorConfig.from_dict(cfg.to_dict()) == cfg
     path = save_detector(tmp_path / "c.ckpt", model, cfg, load_taxonomy("default"))
     loaded, config, _ = load_detector(path)
