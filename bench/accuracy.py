@@ -6,7 +6,7 @@ with ``coalwatch.infer.evaluate`` at leaf level: AP50 per class and the count er
 class (mean absolute error per scene, and relative error of the total). The series: the
 dated port series (``render_series``), scored the same way against its labels.
 
-    python bench/accuracy.py --model demo_out/model.onnx [--series demo_out/series]
+    python bench/accuracy.py --model demo_out/model.onnx [--series demo_out/series] [--count 0]
 """
 
 from __future__ import annotations
@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--series", type=Path, help="a rendered series folder (else rendered)")
     parser.add_argument("--no-series", action="store_true", help="held-out layouts only")
     parser.add_argument("--scenarios", default="rail_crossing,coal_port")
-    parser.add_argument("--count", type=int, default=2, help="held-out scenes per scenario")
+    parser.add_argument(
+        "--count", type=int, default=2, help="held-out scenes per scenario (0: the series alone)"
+    )
     parser.add_argument("--size", type=int, help="scene size in px (default: the scenario's)")
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--threads", type=int, default=0)
@@ -113,15 +115,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--work", type=Path, default=Path("bench_out/accuracy"))
     parser.add_argument("--json", type=Path, default=Path("bench_out/accuracy.json"))
     args = parser.parse_args(argv)
+    if args.count < 0 or (args.count == 0 and args.no_series):
+        parser.error("nothing to score: --count must be positive, or the series scored")
 
-    held_out = render_held_out(
-        args.scenarios.split(","), args.count, args.work / "held_out", args.seed, args.size
-    )
-    results = {
-        "held-out layouts": score(
+    results = {}
+    if args.count:
+        held_out = render_held_out(
+            args.scenarios.split(","), args.count, args.work / "held_out", args.seed, args.size
+        )
+        results["held-out layouts"] = score(
             held_out, args.model, "held-out layouts", args.threads, args.nested
         )
-    }
     series_dir = args.series
     if series_dir is None and not args.no_series:
         from coalwatch.labels.synth import render_series
