@@ -111,6 +111,16 @@ def test_parity_rules_at_the_operating_point() -> None:
     assert "boxes differ" in moved.failures(1e-3, 0.5)[0]
 
 
+def _exports_with_parity(model: torch.nn.Module, cfg: DetectorConfig, folder: Path) -> None:
+    """Export ``model`` and check that onnxruntime finds the same boxes on every test tile."""
+    meta = metadata_for(
+        {"detector": cfg.to_dict(), "inference": {"tile_size": TILE}}, load_taxonomy()
+    )
+    results = export_model(model, meta, folder / "model.onnx")
+    assert sum(r.torch_detections for r in results) > 0  # boxes were compared, not just none
+    assert all(r.max_box_diff <= 1e-3 and not r.failures(1e-3, 0.0) for r in results)
+
+
 def test_fine_level_detector_exports_with_parity(tmp_path) -> None:
     """The CPU default's pooler (half-pixel aligned, a stride-2 level) runs the same in
     onnxruntime (RoiAlign with half_pixel coordinates)."""
@@ -123,13 +133,7 @@ def test_fine_level_detector_exports_with_parity(tmp_path) -> None:
         fine_level=True,
     )
     assert cfg.roi_align_aligned
-    model = build_detector(cfg, load_weights=False).eval()
-    meta = metadata_for(
-        {"detector": cfg.to_dict(), "inference": {"tile_size": TILE}}, load_taxonomy()
-    )
-    results = export_model(model, meta, tmp_path / "fine.onnx")
-    assert sum(r.torch_detections for r in results) > 0  # boxes were compared, not just none
-    assert all(r.max_box_diff <= 1e-3 and not r.failures(1e-3, 0.0) for r in results)
+    _exports_with_parity(build_detector(cfg, load_weights=False).eval(), cfg, tmp_path)
 
 
 def test_cascade_detector_exports_with_parity(tmp_path) -> None:
@@ -138,10 +142,4 @@ def test_cascade_detector_exports_with_parity(tmp_path) -> None:
     cfg = DetectorConfig(
         backbone="tiny", num_classes=5, tile_size=TILE, cascade_iou_thresholds=(0.6, 0.7)
     )
-    model = build_detector(cfg).eval()
-    meta = metadata_for(
-        {"detector": cfg.to_dict(), "inference": {"tile_size": TILE}}, load_taxonomy()
-    )
-    results = export_model(model, meta, tmp_path / "cascade.onnx")
-    assert sum(r.torch_detections for r in results) > 0
-    assert all(r.max_box_diff <= 1e-3 and not r.failures(1e-3, 0.0) for r in results)
+    _exports_with_parity(build_detector(cfg).eval(), cfg, tmp_path)
