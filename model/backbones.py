@@ -27,7 +27,14 @@ from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from coalwatch.errors import InputError
 from coalwatch.model.torchfile import load_torch_file
 
-BACKBONES = ("tiny", "mobilenet_v3", "mobilenet_v3_small", "resnet50_fpn_v2", "efficientnet_lite0")
+BACKBONES = (
+    "tiny",
+    "mobilenet_v3",
+    "mobilenet_v3_small",
+    "resnet50_fpn_v2",
+    "efficientnet_lite0",
+    "efficientnet_lite0_tiny",
+)
 # FPN width when the config leaves it unset.
 DEFAULT_FPN_CHANNELS = {
     "tiny": 48,
@@ -35,10 +42,11 @@ DEFAULT_FPN_CHANNELS = {
     "mobilenet_v3_small": 96,
     "resnet50_fpn_v2": 256,
     "efficientnet_lite0": 128,
+    "efficientnet_lite0_tiny": 48,
 }
 PYRAMID_STRIDES = (4, 8, 16, 32)
 FINE_KEY = "fine"  # the optional stride-2 map
-FINE_LEVEL_BACKBONES = ("efficientnet_lite0",)
+FINE_LEVEL_BACKBONES = ("efficientnet_lite0", "efficientnet_lite0_tiny")
 
 
 def check_fine_level(name: str, fine_level: bool) -> None:
@@ -212,4 +220,5 @@ def build_backbone(
         trainable_layers=trainable_layers,
         load_weights=load_weights,
         fine_level=fine_level,
+        short=name == "efficientnet_lite0_tiny",
     )

@@ -153,7 +153,12 @@ class TileTransform(GeneralizedRCNNTransform):
 
 
 # Width of the box head's last layer when the config leaves it unset.
-DEFAULT_REPRESENTATION = {"tiny": 128, "mobilenet_v3": 512, "mobilenet_v3_small": 512}
+DEFAULT_REPRESENTATION = {
+    "tiny": 128,
+    "efficientnet_lite0_tiny": 128,
+    "mobilenet_v3": 512,
+    "mobilenet_v3_small": 512,
+}
 
 
 def _box_head(cfg: DetectorConfig, channels: int) -> tuple[nn.Module, int]:

@@ -24,6 +24,10 @@ EXPECTED_TENSORS = 247
 # timm feature indices of the stride 4, 8, 16 and 32 maps (24, 40, 112, 320 channels).
 OUT_INDICES = (1, 2, 3, 4)
 FINE_INDEX = 0  # the stride-2 map (16 channels)
+# The short trunk (backbone efficientnet_lite0_tiny) ends with the stride-16 map: the stem and
+# the first five of seven block stages, 0.7 M of the 3 M parameters.
+SHORT_BLOCKS = 5
+SHORT_TOP_CHANNELS = 96  # its stride-32 map: one 3x3 convolution learnt from scratch
 
 
 def _require_timm():
@@ -107,14 +111,37 @@ def _freeze_bn(module: nn.Module) -> nn.Module:
     return freeze_batch_norm_2d(module)
 
 
+class StrideTwoTop(nn.Module):
+    """One more pyramid map for a trunk that stops early: a stride-2 3x3 convolution and ReLU
+    on its last map (learnt from scratch)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.relu(self.conv(x))
+
+
 class TimmPyramid(nn.Module):
     """A timm ``features_only`` trunk under an FPN: maps '0'..'3' and 'pool', led by 'fine'
-    (stride 2) when the trunk's first map is the stride-2 one (``fine``)."""
+    (stride 2) when the trunk's first map is the stride-2 one (``fine``). A ``top`` module
+    adds the trunk's missing coarsest map from its last one."""
 
-    def __init__(self, body: nn.Module, out_channels: int, fine: bool = False) -> None:
+    def __init__(
+        self,
+        body: nn.Module,
+        out_channels: int,
+        fine: bool = False,
+        top: nn.Module | None = None,
+        top_channels: int = 0,
+    ) -> None:
         super().__init__()
         self.body = body
         channels = list(body.feature_info.channels())
+        self.top = top
+        if top is not None:
+            channels.append(top_channels)
         self.fine = FineLevel(channels[0], out_channels) if fine else None
         self.fpn = FeaturePyramidNetwork(
             channels[1:] if fine else channels, out_channels, extra_blocks=LastLevelMaxPool()
@@ -123,6 +150,8 @@ class TimmPyramid(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         features = self.body(x)
+        if self.top is not None:
+            features = [*features, self.top(features[-1])]
         if self.fine is None:
             return self.fpn(OrderedDict((str(i), f) for i, f in enumerate(features)))
         pyramid = self.fpn(OrderedDict((str(i), f) for i, f in enumerate(features[1:])))
@@ -138,24 +167,30 @@ def efficientnet_lite0_pyramid(
     trainable_layers: int | None = None,
     load_weights: bool = True,
     fine_level: bool = False,
+    short: bool = False,
 ) -> nn.Module:
     """EfficientNet-Lite0 trunk (timm, ``features_only``) under an FPN with a max-pool level,
     and a stride-2 level ahead of it with ``fine_level``.
 
-    With weights, batch norms are frozen; ``load_weights=False`` keeps that architecture but
-    reads no file (a checkpoint brings the weights).
+    ``short`` keeps the trunk up to stride 16 (:data:`SHORT_BLOCKS` stages) and adds the
+    stride-32 map with one convolution (:class:`StrideTwoTop`): ImageNet features under 1 M
+    parameters, for the CI config. With weights, batch norms are frozen; ``load_weights=False``
+    keeps that architecture but reads no file (a checkpoint brings the weights).
     """
     timm = _require_timm()
+    out_indices = OUT_INDICES[:-1] if short else OUT_INDICES
     body = timm.create_model(
         "efficientnet_lite0",
         pretrained=False,
         features_only=True,
-        out_indices=(FINE_INDEX, *OUT_INDICES) if fine_level else OUT_INDICES,
+        out_indices=(FINE_INDEX, *out_indices) if fine_level else out_indices,
     )
+    if short:  # timm builds every stage; the short trunk's forward ends after SHORT_BLOCKS
+        body.blocks = body.blocks[:SHORT_BLOCKS]
     if pretrained or weights_path:
         if load_weights:
             state = lite0_state_dict(weights_path)
-            missing, _ = body.load_state_dict(state, strict=False)
+            missing, _ = body.load_state_dict(state, strict=False)  # short: stages left over
             if [k for k in missing if not k.endswith("num_batches_tracked")]:
                 raise CoalwatchError(f"EfficientNet-Lite0 features miss tensors: {missing[:3]}")
         body = _freeze_bn(body)
@@ -165,4 +200,13 @@ def efficientnet_lite0_pyramid(
         for module in frozen:
             for p in module.parameters():
                 p.requires_grad_(False)
-    return TimmPyramid(body, out_channels, fine=fine_level)
+    if not short:
+        return TimmPyramid(body, out_channels, fine=fine_level)
+    top_in = body.feature_info.channels()[-1]
+    return TimmPyramid(
+        body,
+        out_channels,
+        fine=fine_level,
+        top=StrideTwoTop(top_in, SHORT_TOP_CHANNELS),
+        top_channels=SHORT_TOP_CHANNELS,
+    )

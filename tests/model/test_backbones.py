@@ -11,6 +11,7 @@ from coalwatch.errors import InputError
 from coalwatch.model.backbones import build_backbone, tiny_trunk
 from coalwatch.model.pretrained import (
     EXPECTED_TENSORS,
+    SHORT_BLOCKS,
     lite0_classifier,
     lite0_state_dict,
     map_state_dict,
@@ -21,7 +22,15 @@ timm = pytest.importorskip("timm")
 
 
 @pytest.mark.parametrize(
-    "name", ["tiny", "mobilenet_v3", "mobilenet_v3_small", "efficientnet_lite0", "resnet50_fpn_v2"]
+    "name",
+    [
+        "tiny",
+        "mobilenet_v3",
+        "mobilenet_v3_small",
+        "efficientnet_lite0",
+        "efficientnet_lite0_tiny",
+        "resnet50_fpn_v2",
+    ],
 )
 def test_every_backbone_gives_five_maps_at_strides_4_to_64(name: str) -> None:
     backbone = build_backbone(name, 32).eval()
@@ -45,8 +54,25 @@ def test_fine_level_leads_the_pyramid_at_stride_2_with_pretrained_weights() -> N
     for key, value in trunk.items():  # the same ImageNet trunk underneath
         torch.testing.assert_close(value, plain.body.state_dict()[key])
     assert maps["fine"].abs().sum() > 0 and reference["0"].shape == maps["0"].shape
-    with pytest.raises(ValueError, match="fine_level needs backbone efficientnet_lite0"):
+    with pytest.raises(ValueError, match="fine_level needs backbone efficientnet_lite0 or"):
         build_backbone("tiny", 32, fine_level=True)
+
+
+def test_short_lite0_trunk_is_the_imagenet_trunk_cut_at_stride_16_under_1m_parameters() -> None:
+    full = build_backbone("efficientnet_lite0", 32, pretrained=True).eval()
+    short = build_backbone("efficientnet_lite0_tiny", 32, pretrained=True, fine_level=True).eval()
+    assert sum(p.numel() for p in short.parameters()) < 1_000_000
+    assert len(short.body.blocks) == SHORT_BLOCKS < len(full.body.blocks)
+    image = torch.rand(1, 3, 128, 128)
+    with torch.no_grad():
+        cut, whole = short.body(image), full.body(image)
+        maps = short(image)
+    # the fine map comes first; the stride-4, 8 and 16 features are the full trunk's
+    for ours, theirs in zip(cut[1:], whole[:3], strict=True):
+        torch.testing.assert_close(ours, theirs)
+    assert list(maps) == ["fine", "0", "1", "2", "3", "pool"]
+    assert [128 // m.shape[-1] for m in maps.values()] == [2, 4, 8, 16, 32, 64]
+    assert short.top is not None and maps["3"].abs().sum() > 0
 
 
 def test_local_backbone_weights_load_and_bad_files_fail(tmp_path) -> None:

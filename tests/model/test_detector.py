@@ -41,6 +41,7 @@ def test_anchors_cover_ore_cars_to_ships() -> None:
         ("mobilenet_v3", {}),
         ("resnet50_fpn_v2", {"box_head": "conv"}),
         ("efficientnet_lite0", {"pretrained": True}),
+        ("efficientnet_lite0_tiny", {"pretrained": True, "trainable_backbone_layers": 0}),
     ],
 )
 def test_backbones_train_step_and_predict(backbone: str, extra: dict) -> None:
@@ -122,9 +123,10 @@ def test_fine_level_feeds_the_box_pooler_not_the_proposals(tmp_path) -> None:
         DetectorConfig(backbone="tiny", fine_level=True)
 
 
-def test_pretrained_checkpoint_loads_without_weights_file(tmp_path) -> None:
+@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite0_tiny"])
+def test_pretrained_checkpoint_loads_without_weights_file(backbone: str, tmp_path) -> None:
     taxonomy = load_taxonomy("default")
-    cfg = DetectorConfig(backbone="efficientnet_lite0", pretrained=True, tile_size=64)
+    cfg = DetectorConfig(backbone=backbone, pretrained=True, tile_size=64)
     model = build_detector(cfg)
     path = save_detector(tmp_path / "e.ckpt", model, cfg, taxonomy)
     loaded, _, _ = load_detector(path)
