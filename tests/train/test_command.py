@@ -110,3 +110,14 @@ def test_tiny_config_renders_its_own_held_out_synthetic_set(tmp_path) -> None:
         coco = json.loads((out / "data" / f"{split}.json").read_text())
         assert coco["images"] and all(im["scene"].startswith(prefix) for im in coco["images"])
     assert (out / "best.ckpt").is_file() and (out / "curves.png").is_file()
+
+
+def test_shipped_tiny_config_learns_heaps_on_held_out_layouts(tmp_path) -> None:
+    """The whole CI config (about a minute): its frozen ImageNet trunk finds the held-out
+    scenes' coal heaps (validation AP50 0.53 at seeds 0 and 1 on this machine), where the
+    few-convolution backbone from scratch scored 0.000."""
+    out = tmp_path / "tiny"
+    assert main(["train", "--config", "tiny", "--out", str(out), "trainer.progress=false"]) == 0
+    last = json.loads((out / "metrics.json").read_text())["last"]
+    assert last["AP50/coal_heap"] > 0.25, last
+    assert last["mAP50"] > 0.05, last
