@@ -118,6 +118,7 @@ class StrideTwoTop(nn.Module):
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1)
+        self.out_channels = out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.relu(self.conv(x))
@@ -125,23 +126,22 @@ class StrideTwoTop(nn.Module):
 
 class TimmPyramid(nn.Module):
     """A timm ``features_only`` trunk under an FPN: maps '0'..'3' and 'pool', led by 'fine'
-    (stride 2) when the trunk's first map is the stride-2 one (``fine``). A ``top`` module
-    adds the trunk's missing coarsest map from its last one."""
+    (stride 2) when the trunk's first map is the stride-2 one (``fine``); ``top`` adds the
+    coarsest map of a trunk that stops a stride short."""
 
     def __init__(
         self,
         body: nn.Module,
         out_channels: int,
         fine: bool = False,
-        top: nn.Module | None = None,
-        top_channels: int = 0,
+        top: StrideTwoTop | None = None,
     ) -> None:
         super().__init__()
         self.body = body
         channels = list(body.feature_info.channels())
         self.top = top
         if top is not None:
-            channels.append(top_channels)
+            channels.append(top.out_channels)
         self.fine = FineLevel(channels[0], out_channels) if fine else None
         self.fpn = FeaturePyramidNetwork(
             channels[1:] if fine else channels, out_channels, extra_blocks=LastLevelMaxPool()
@@ -200,13 +200,5 @@ def efficientnet_lite0_pyramid(
         for module in frozen:
             for p in module.parameters():
                 p.requires_grad_(False)
-    if not short:
-        return TimmPyramid(body, out_channels, fine=fine_level)
-    top_in = body.feature_info.channels()[-1]
-    return TimmPyramid(
-        body,
-        out_channels,
-        fine=fine_level,
-        top=StrideTwoTop(top_in, SHORT_TOP_CHANNELS),
-        top_channels=SHORT_TOP_CHANNELS,
-    )
+    top = StrideTwoTop(body.feature_info.channels()[-1], SHORT_TOP_CHANNELS) if short else None
+    return TimmPyramid(body, out_channels, fine=fine_level, top=top)
