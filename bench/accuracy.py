@@ -40,13 +40,20 @@ def render_held_out(
 
 
 def score(
-    scenes: list[Path], model: Path, label: str, threads: int, nested: float
+    scenes: list[Path],
+    model: Path,
+    label: str,
+    threads: int,
+    nested: float,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``model`` on labelled ``scenes``: per-class rows and overall numbers."""
+    """Evaluate ``model`` on labelled ``scenes``: per-class rows and overall numbers, counted
+    at ``threshold`` (None: the model's own thresholds)."""
     from coalwatch.infer.evaluate import EvalOptions, evaluate
 
     started = time.perf_counter()
-    report = evaluate(scenes, None, model, EvalOptions(threads=threads, nested=nested))
+    options = EvalOptions(threads=threads, nested=nested, score=threshold)
+    report = evaluate(scenes, None, model, options)
     data = report.to_dict()
     rows = []
     for name, c in data["classes"].items():
@@ -114,6 +121,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     add_nested_argument(parser)
     parser.add_argument("--work", type=Path, default=Path("bench_out/accuracy"))
     parser.add_argument("--json", type=Path, default=Path("bench_out/accuracy.json"))
+    parser.add_argument(
+        "--score",
+        type=float,
+        help="count at this score for every class (default: the model's own thresholds)",
+    )
     args = parser.parse_args(argv)
     if args.count < 0 or (args.count == 0 and args.no_series):
         parser.error("nothing to score: --count must be positive, or the series scored")
@@ -124,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             args.scenarios.split(","), args.count, args.work / "held_out", args.seed, args.size
         )
         results["held-out layouts"] = score(
-            held_out, args.model, "held-out layouts", args.threads, args.nested
+            held_out, args.model, "held-out layouts", args.threads, args.nested, args.score
         )
     series_dir = args.series
     if series_dir is None and not args.no_series:
@@ -134,7 +146,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         render_series("port_series", series_dir, seed=0)
     if not args.no_series:
         series = sorted(series_dir.glob("*.tif"))
-        results["series"] = score(series, args.model, "port series", args.threads, args.nested)
+        results["series"] = score(
+            series, args.model, "port series", args.threads, args.nested, args.score
+        )
     rows = [row for r in results.values() for row in r["rows"]]
     print(table(rows, COLUMNS, f"Accuracy of {args.model}"))
     record = {"model": str(args.model), "machine": machine(), "results": results}

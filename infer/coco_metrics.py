@@ -4,7 +4,7 @@ Boxes arrive per image as numpy arrays in pixels ``(x0, y0, x1, y1)`` with categ
 names; ground truth may carry an ``ignore`` flag (scored as COCO ``iscrowd``: a detection
 on it is neither right nor wrong). faster-coco-eval does all the matching (greedy by
 score, IoU >= 0.5 for the operating point). Precision, recall and F1 at the threshold
-count its matches among the detections scoring at least the threshold: because matching
+(or per-class thresholds) count its matches among the detections kept there: because matching
 is greedy in score order, those matches are exactly what matching only those detections
 would give.
 """
@@ -34,6 +34,9 @@ class ImageBoxes:
     dt_boxes: np.ndarray  # (D, 4) xyxy
     dt_classes: Sequence[str]
     dt_scores: np.ndarray  # (D,)
+    # (D,) bool: the detections at the operating point (per-class thresholds); None: those
+    # scoring at least coco_scores' threshold
+    dt_counted: np.ndarray | None = None
 
 
 @dataclass
@@ -133,6 +136,13 @@ def coco_scores(
     from faster_coco_eval import COCO, COCOeval_faster
 
     gt_data, dts, most = _datasets(images, categories)
+    counted = np.concatenate(
+        [
+            np.asarray(i.dt_scores) >= threshold if i.dt_counted is None else i.dt_counted
+            for i in images
+        ]
+        or [np.zeros(0, bool)]
+    )
     gt = COCO()
     gt.dataset = gt_data
     gt.createIndex()
@@ -161,7 +171,7 @@ def coco_scores(
     evaluator.summarize()
     iou50 = int(np.flatnonzero(np.isclose(evaluator.params.iouThrs, IOU_OPERATING))[0])
     precision = evaluator.eval["precision"]  # [T, R, K, A, M]
-    tp, fp = _operating_counts(evaluator, gt, dt, categories, threshold)
+    tp, fp = _operating_counts(evaluator, gt, dt, categories, counted)
     rec_thrs = [float(r) for r in evaluator.params.recThrs]
     for k, name in enumerate(categories):
         curve = precision[iou50, :, k, 0, -1]
@@ -183,9 +193,10 @@ def coco_scores(
 
 
 def _operating_counts(
-    evaluator, gt, dt, categories: Sequence[str], threshold: float
+    evaluator, gt, dt, categories: Sequence[str], counted: np.ndarray
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """True and false positives among detections scoring >= threshold (library matches)."""
+    """True and false positives among the counted detections (``counted``, by detection id
+    from 1; library matches)."""
     matched: dict[int, int] = {}
     for pair, iou in evaluator.eval["matched"].items():
         dt_id, gt_id = (int(v) for v in pair.split("_", 1))
@@ -194,7 +205,7 @@ def _operating_counts(
     tp = {name: 0 for name in categories}
     fp = {name: 0 for name in categories}
     for dt_id, ann in dt.anns.items():
-        if ann["score"] < threshold:
+        if not counted[dt_id - 1]:
             continue
         name = categories[ann["category_id"] - 1]
         gt_id = matched.get(dt_id)

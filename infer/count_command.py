@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--aoi", type=Path, help="GeoJSON of named areas of interest (any CRS)")
     parser.add_argument("--out", type=Path, default=Path("counts"), help="output folder")
-    parser.add_argument("--score", type=float, help="score threshold (default: the model's)")
+    parser.add_argument(
+        "--score", type=float, help="score threshold for every class (default: the model's own)"
+    )
     parser.add_argument(
         "--tile-size", type=int, help="tile size in model pixels (default: model's)"
     )

@@ -119,9 +119,15 @@ class Detections:
         """A copy with new boxes (same length)."""
         return Detections(boxes, self.scores, self.class_ids, self.extra)
 
-    def above(self, score: float) -> Detections:
-        """Detections scoring at least ``score``."""
-        return self.select(self.scores >= score)
+    def above(self, score: float | np.ndarray) -> Detections:
+        """Detections scoring at least ``score``: one threshold, or an array of thresholds
+        indexed by class id."""
+        if np.ndim(score) == 0:
+            return self.select(self.scores >= score)
+        thresholds = np.asarray(score, dtype=np.float32)
+        if len(self) and self.class_ids.max() >= len(thresholds):
+            raise ValueError(f"class id {self.class_ids.max()} has no threshold")
+        return self.select(self.scores >= thresholds[self.class_ids])
 
     def of_class(self, class_id: int) -> Detections:
         """Detections of one class id."""

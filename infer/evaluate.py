@@ -1,10 +1,11 @@
 """Score an exported model against labelled scenes, with the same tiled inference as count.
 
 Each scene is counted by :func:`coalwatch.infer.counting.count_scene` with every detection
-the model emits kept (for AP); the operating threshold (the model's, or ``score``) then
-selects what ``count`` would report. Scores, at leaf or group level of the taxonomy:
-COCO mAP and mAP50 per class (faster-coco-eval), precision/recall/F1 at the threshold,
-and the count error per class per scene (absolute and relative). No torch.
+the model emits kept (for AP); the operating thresholds (the model's, per class where it
+has them, or ``score`` for all) then select what ``count`` would report. Scores, at leaf or
+group level of the taxonomy: COCO mAP and mAP50 per class (faster-coco-eval),
+precision/recall/F1 at the thresholds, and the count error per class per scene (absolute
+and relative). No torch.
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ class EvalReport:
     scenes: list[SceneCounts]
     left_out: dict[str, int] = field(default_factory=dict)  # labels the model cannot predict
     seconds: float = 0.0
+    class_thresholds: dict[str, float] = field(default_factory=dict)  # leaf class -> score
+
+    def _per_class_text(self) -> str:
+        if not self.class_thresholds:
+            return ""
+        return " (" + ", ".join(f"{k} {v:g}" for k, v in self.class_thresholds.items()) + ")"
 
     def count_mae(self, category: str) -> float:
         return float(np.mean([abs(s.error[category]) for s in self.scenes]))
@@ -110,6 +117,7 @@ class EvalReport:
             "model": self.model,
             "level": self.level,
             "score_threshold": self.scores.threshold,
+            "class_score_thresholds": self.class_thresholds,
             "iou_threshold": 0.5,
             "overall": {
                 "mAP": _r(self.scores.map),
@@ -153,7 +161,7 @@ class EvalReport:
         )
         rows.append(
             f"{self.level} level, {len(self.scenes)} scene(s), score threshold "
-            f"{self.scores.threshold:g}, IoU 0.5 for precision/recall"
+            f"{self.scores.threshold:g}{self._per_class_text()}, IoU 0.5 for precision/recall"
         )
         if self.left_out:
             rows.append(
@@ -177,8 +185,15 @@ def score_results(
     levels: LevelMap,
     threshold: float,
     model: str = "",
+    class_thresholds: Mapping[str, float] | None = None,
 ) -> EvalReport:
-    """Score counted scenes (all detections kept) against their ground truth."""
+    """Score counted scenes (all detections kept) against their ground truth, at
+    ``threshold`` or, for the model's classes it names, ``class_thresholds``."""
+    by_id = np.array(
+        [threshold]
+        + [(class_thresholds or {}).get(name, threshold) for name in levels.model.classes],
+        dtype=np.float32,
+    )
     if len(results) != len(truths):
         raise ValueError("one result per labelled scene")
     images, counts, left_out = [], [], {}
@@ -190,6 +205,7 @@ def score_results(
                 left_out[name] = left_out.get(name, 0) + 1
         dets = result.detections
         dt_cats = [levels.predicted(i) for i in dets.class_ids]
+        counted = dets.scores >= by_id[dets.class_ids]
         images.append(
             ImageBoxes(
                 width=truth.width,
@@ -200,6 +216,7 @@ def score_results(
                 dt_boxes=dets.boxes,
                 dt_classes=dt_cats,
                 dt_scores=dets.scores,
+                dt_counted=counted,
             )
         )
         scored = keep & ~truth.ignore
@@ -208,14 +225,23 @@ def score_results(
             if ok:
                 true_counts[cat] += 1
         predicted = {c: 0 for c in levels.categories}
-        for cat, score in zip(dt_cats, dets.scores, strict=True):
-            if score >= threshold:
+        for cat, kept in zip(dt_cats, counted, strict=True):
+            if kept:
                 predicted[cat] += 1
         ignored = int((keep & truth.ignore).sum())
         counts.append(SceneCounts(truth.name, true_counts, predicted, ignored))
     scores = coco_scores(images, levels.categories, threshold)
     seconds = sum(r.seconds for r in results)
-    return EvalReport(model, levels.level, levels.categories, scores, counts, left_out, seconds)
+    return EvalReport(
+        model,
+        levels.level,
+        levels.categories,
+        scores,
+        counts,
+        left_out,
+        seconds,
+        dict(class_thresholds or {}),
+    )
 
 
 @dataclass(frozen=True)
@@ -227,6 +253,7 @@ class EvalPlan:
     levels: LevelMap
     threshold: float
     count_options: CountOptions
+    class_thresholds: dict[str, float] = field(default_factory=dict)  # leaf class -> score
 
 
 def plan_evaluation(
@@ -252,7 +279,8 @@ def plan_evaluation(
         threads=options.threads,
         nested=options.nested,
     )
-    return EvalPlan(Path(model_path), truths, levels, threshold, count_options)
+    per_class = dict(meta.class_score_thresholds) if options.score is None else {}
+    return EvalPlan(Path(model_path), truths, levels, threshold, count_options, per_class)
 
 
 def run_evaluation(
@@ -267,7 +295,9 @@ def run_evaluation(
         results.append(result)
         if on_scene is not None:
             on_scene(result)
-    return score_results(results, plan.truths, plan.levels, plan.threshold, str(plan.model))
+    return score_results(
+        results, plan.truths, plan.levels, plan.threshold, str(plan.model), plan.class_thresholds
+    )
 
 
 def evaluate(

@@ -32,7 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="score leaf classes or taxonomy groups (default: leaf)",
     )
     parser.add_argument("--out", type=Path, default=Path("eval"), help="output folder")
-    parser.add_argument("--score", type=float, help="operating threshold (default: the model's)")
+    parser.add_argument(
+        "--score",
+        type=float,
+        help="operating threshold for every class (default: the model's, per class if it has them)",
+    )
     parser.add_argument("--label-taxonomy", help="taxonomy the labels name (default: the model's)")
     parser.add_argument(
         "--class-map",

@@ -3,7 +3,8 @@
 It names everything counting needs besides the graph: the taxonomy (class names in
 detector order), the bands to read (1-based) and their radiometric scaling, the tile size
 and overlap, the ground sample distance the model was trained at, the default score
-threshold, the coalwatch version and a digest of the training config. Written by
+threshold and any per-class thresholds, the coalwatch version and a digest of the training
+config. Written by
 ``coalwatch.model.export`` (torch world), read here with onnxruntime only.
 """
 
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from coalwatch.errors import InputError
 from coalwatch.labels.taxonomy import Taxonomy
@@ -34,6 +37,8 @@ class ModelMetadata:
     gsd_m: float | None = None
     gsd_range_m: tuple[float, float] | None = None  # trained on several GSDs: their span
     score_threshold: float = 0.5
+    # class name -> threshold replacing score_threshold for that class (e.g. calibrated)
+    class_score_thresholds: dict[str, float] = field(default_factory=dict)
     version: str = ""
     config_digest: str = ""
     format_version: int = FORMAT_VERSION
@@ -49,12 +54,25 @@ class ModelMetadata:
             raise ValueError(f"gsd_range_m must be 0 < low <= high, got {self.gsd_range_m}")
         if "method" not in self.scaling:
             raise ValueError("scaling needs a 'method'")
-        Taxonomy.from_dict(self.taxonomy)  # validates
+        classes = Taxonomy.from_dict(self.taxonomy).classes  # validates
+        unknown = sorted(set(self.class_score_thresholds) - set(classes))
+        if unknown:
+            raise ValueError(f"class_score_thresholds name unknown class(es) {unknown}")
+        for value in [self.score_threshold, *self.class_score_thresholds.values()]:
+            if not 0 <= value <= 1:
+                raise ValueError(f"score thresholds must lie in [0, 1], got {value}")
 
     @property
     def taxonomy_obj(self) -> Taxonomy:
         """The taxonomy as an object (class ids from 1)."""
         return Taxonomy.from_dict(self.taxonomy)
+
+    def thresholds_by_class_id(self) -> np.ndarray:
+        """Score threshold per class id (index 0, the background, unused)."""
+        default = self.score_threshold
+        classes = self.taxonomy_obj.classes
+        per_class = [self.class_score_thresholds.get(name, default) for name in classes]
+        return np.array([default, *per_class], dtype=np.float32)
 
     def target_gsd(self, scene_gsd: float | None) -> float | None:
         """The GSD to resample a scene to (None: read it as it is).
@@ -105,6 +123,9 @@ class ModelMetadata:
                 if data.get("gsd_range_m") is None
                 else (float(data["gsd_range_m"][0]), float(data["gsd_range_m"][1])),
                 score_threshold=float(data.get("score_threshold", 0.5)),
+                class_score_thresholds={
+                    str(k): float(v) for k, v in (data.get("class_score_thresholds") or {}).items()
+                },
                 version=str(data.get("version", "")),
                 config_digest=str(data.get("config_digest", "")),
                 format_version=int(data.get("format_version", FORMAT_VERSION)),

@@ -30,7 +30,8 @@ def write_pr_curve(report: EvalReport, path: str | Path) -> Path:
         ax.plot(s.pr_recall, s.pr_precision, color=color, lw=1.8, label=f"{name} (AP50 {ap50})")
         if s.recall is not None and s.precision is not None:
             ax.plot(s.recall, s.precision, "o", color=color, ms=7, mec="black")
-    ax.plot([], [], "o", color="grey", mec="black", label=f"at score {report.scores.threshold:g}")
+    point = "per-class scores" if report.class_thresholds else f"score {report.scores.threshold:g}"
+    ax.plot([], [], "o", color="grey", mec="black", label=f"at {point}")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("recall")

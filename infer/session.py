@@ -64,15 +64,14 @@ class OnnxDetector:
     def detect(self, image: np.ndarray, score: float | None = None) -> Detections:
         """Detections for one float32 (3, H, W) image in [0, 1], scoring at least ``score``.
 
-        ``score`` defaults to the model's own threshold.
+        ``score`` defaults to the model's own thresholds (per class where it has them).
         """
         if image.ndim != 3 or image.shape[0] != 3:
             raise ValueError(f"image must be (3, H, W), got {image.shape}")
         feed = {INPUT_NAME: np.ascontiguousarray(image, dtype=np.float32)}
         boxes, labels, scores = self.session.run(list(OUTPUT_NAMES), feed)
         dets = Detections(boxes.reshape(-1, 4), scores.reshape(-1), labels.reshape(-1))
-        threshold = self.metadata.score_threshold if score is None else score
-        return dets.above(threshold)
+        return dets.above(self.metadata.thresholds_by_class_id() if score is None else score)
 
 
 @lru_cache(maxsize=4)

@@ -6,7 +6,8 @@ layout written by :func:`save_detector`. Its ``hyper_parameters`` hold plain dat
 - ``detector``: :class:`~coalwatch.model.detector.DetectorConfig` as a dict;
 - ``taxonomy``: the taxonomy dict (leaf classes in detector order, ids from 1);
 - ``inference``: :class:`InferenceSettings` as a dict (what ONNX metadata needs: tile size and
-  overlap, GSD, bands, radiometric scaling of the chips, default score threshold);
+  overlap, GSD, bands, radiometric scaling of the chips, default score threshold and
+  per-class thresholds);
 - ``run`` (Lightning runs only): the fully resolved training config.
 
 ``state_dict`` holds the detector's weights under the prefix ``model.``.
@@ -49,6 +50,8 @@ class InferenceSettings:
     bands: list[int] = field(default_factory=lambda: [1, 2, 3])  # 1-based source bands -> RGB
     scaling: dict[str, Any] = field(default_factory=lambda: {"method": "gain", "gain": 1.0})
     score_threshold: float = 0.5
+    # per-class thresholds (class name -> score) that replace score_threshold for their class
+    class_score_thresholds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""

@@ -83,6 +83,7 @@ def metadata_for(config: dict[str, Any], taxonomy: Taxonomy) -> ModelMetadata:
         if inference.get("gsd_range_m") is None
         else tuple(float(v) for v in inference["gsd_range_m"]),
         score_threshold=float(inference.get("score_threshold", 0.5)),
+        class_score_thresholds=dict(inference.get("class_score_thresholds") or {}),
         version=__version__,
         config_digest=str(config.get("config_digest", "")),
     )
@@ -127,7 +128,10 @@ def export_model(
         onnx.save(proto, str(tmp))
         if parity:
             results = check_parity(
-                model, tmp, parity_tiles(size), score_threshold=metadata.score_threshold
+                model,
+                tmp,
+                parity_tiles(size),
+                score_threshold=float(metadata.thresholds_by_class_id()[1:].min()),
             )
     return results
 

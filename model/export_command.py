@@ -66,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         f"{meta.tile_overlap}, GSD {meta.gsd_m} m, bands {list(meta.bands)}, scaling "
         f"{meta.scaling['method']}, score >= {meta.score_threshold}"
     )
+    if meta.class_score_thresholds:
+        per_class = ", ".join(f"{k} {v:g}" for k, v in meta.class_score_thresholds.items())
+        print(f"  per-class score thresholds: {per_class}")
     for row in rows:
         print(
             f"  parity {row['tile']:<12} {row['shape'][0]}x{row['shape'][1]}: "

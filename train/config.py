@@ -81,6 +81,13 @@ class InferenceConfig:
     """Inference settings stored in the checkpoint (and the exported model's metadata)."""
 
     score_threshold: float = 0.5
+    # Per-class thresholds for counting (class name -> score), replacing score_threshold for
+    # their class. calibrate_thresholds sets them from the final validation: for each class
+    # with enough validation objects, the score at which its count matches the truth
+    # (coalwatch.train.calibration); thresholds given here win over calibrated ones.
+    class_score_thresholds: dict[str, float] = field(default_factory=dict)
+    calibrate_thresholds: bool = False
+    calibration_min_objects: int = 30  # validation objects a class needs to be calibrated
     # Tiles counting cuts scenes into: the detector is fully convolutional, so it may count
     # on larger tiles than it trained on (fewer seams, ships and heaps whole). None: the
     # training tile (model.tile_size).
@@ -91,6 +98,9 @@ class InferenceConfig:
     def __post_init__(self) -> None:
         if self.tile_size is not None and self.tile_size <= (self.tile_overlap or 0) * 2:
             raise ValueError("inference.tile_size must be more than twice inference.tile_overlap")
+        for value in [self.score_threshold, *self.class_score_thresholds.values()]:
+            if not 0 <= value <= 1:
+                raise ValueError(f"inference score thresholds must lie in [0, 1], got {value}")
 
 
 @dataclass

@@ -8,7 +8,7 @@ Its hyper-parameters are plain data in the checkpoint layout of
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import lightning as L
@@ -17,7 +17,10 @@ import torch
 from coalwatch.labels.taxonomy import Taxonomy
 from coalwatch.model.checkpoint import InferenceSettings
 from coalwatch.model.detector import DetectorConfig, build_detector
+from coalwatch.train.calibration import MIN_OBJECTS, ThresholdCalibration, named_thresholds
 from coalwatch.train.metrics import DetectionMetrics
+
+LOSS_NAMES = ("loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
 
 
 @dataclass
@@ -31,8 +34,17 @@ class OptimConfig:
     schedule: str = "cosine"  # cosine or constant
     warmup_steps: int = 50
     min_lr_ratio: float = 0.02  # cosine floor, as a share of lr
+    # Weight of each torchvision loss in the sum (the others weigh 1): loss_classifier,
+    # loss_box_reg, loss_objectness, loss_rpn_box_reg; a cascade stage's losses
+    # (loss_box_reg_2, ...) take their loss's weight
+    loss_weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.loss_weights) - set(LOSS_NAMES))
+        if unknown:
+            raise ValueError(f"optim.loss_weights: unknown loss {unknown}; known: {LOSS_NAMES}")
+        if any(w < 0 for w in self.loss_weights.values()):
+            raise ValueError("optim.loss_weights must not be negative")
         if self.name not in ("sgd", "adamw"):
             raise ValueError(f"optim.name must be sgd or adamw, got {self.name!r}")
         if self.schedule not in ("cosine", "constant"):
@@ -61,6 +73,8 @@ class DetectorModule(L.LightningModule):
         inference: dict[str, Any],
         optim: dict[str, Any] | None = None,
         run: dict[str, Any] | None = None,
+        calibrate_thresholds: bool = False,
+        calibration_min_objects: int = MIN_OBJECTS,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -70,6 +84,13 @@ class DetectorModule(L.LightningModule):
         self.optim = OptimConfig(**(optim or {}))
         self.model = build_detector(self.detector_config)
         self.metrics = DetectionMetrics(self.taxonomy.classes, self.inference.score_threshold)
+        self.calibration = (
+            ThresholdCalibration(self.taxonomy.num_classes, calibration_min_objects)
+            if calibrate_thresholds
+            else None
+        )
+        # per-class thresholds of the latest validation (calibrate_thresholds), by class name
+        self.calibrated_thresholds: dict[str, float] = {}
 
     def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
         return self.model(images)
@@ -77,19 +98,31 @@ class DetectorModule(L.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         images, targets = batch
         losses = self.model(images, targets)
-        loss = sum(losses.values())
+        loss = sum(value * self.loss_weight(name) for name, value in losses.items())
         size = len(images)
         for name, value in losses.items():
             self.log(f"train/{name}", value, batch_size=size, on_step=True, on_epoch=True)
         self.log("train/loss", loss, batch_size=size, on_step=True, on_epoch=True, prog_bar=True)
         return loss
 
+    def loss_weight(self, name: str) -> float:
+        """The configured weight of a loss (a cascade stage's ``loss_box_reg_2`` takes
+        ``loss_box_reg``'s)."""
+        base, _, stage = name.rpartition("_")
+        key = base if stage.isdigit() else name
+        return self.optim.loss_weights.get(key, 1.0)
+
     def on_validation_epoch_start(self) -> None:
         self.metrics.reset()
+        if self.calibration is not None:
+            self.calibration.reset()
 
     def validation_step(self, batch, batch_idx: int) -> None:
         images, targets = batch
-        self.metrics.update(self.model(images), targets)
+        preds = self.model(images)
+        self.metrics.update(preds, targets)
+        if self.calibration is not None:
+            self.calibration.update(preds, targets)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.world_size > 1:
@@ -104,6 +137,19 @@ class DetectorModule(L.LightningModule):
         logged = {f"val/{k}": float(v) for k, v in values.items() if k != "mAP50"}
         self.log_dict(logged)
         self.log("val/mAP50", values["mAP50"], prog_bar=True)
+        if self.calibration is not None:
+            found = self.calibration.compute()
+            self.calibrated_thresholds = named_thresholds(found, self.taxonomy.classes)
+            self.log_dict({f"val/threshold/{k}": v for k, v in self.calibrated_thresholds.items()})
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the thresholds calibrated on the latest validation (configured ones win)."""
+        hparams = checkpoint.get("hyper_parameters")
+        if self.calibrated_thresholds and hparams and "inference" in hparams:
+            configured = self.inference.class_score_thresholds
+            hparams["inference"] = hparams["inference"] | {
+                "class_score_thresholds": self.calibrated_thresholds | configured
+            }
 
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]

@@ -70,6 +70,7 @@ def inference_settings(run: RunConfig, manifest: dict[str, Any]) -> InferenceSet
         bands=list(manifest.get("bands") or [1, 2, 3]),
         scaling=dict(manifest.get("scaling") or {"method": "gain", "gain": 1.0}),
         score_threshold=run.inference.score_threshold,
+        class_score_thresholds=dict(run.inference.class_score_thresholds),
     )
 
 
@@ -233,6 +234,13 @@ def train(
     taxonomy = load_taxonomy(run.data.taxonomy)
     run.model.num_classes = taxonomy.num_classes
     resolved["model"]["num_classes"] = taxonomy.num_classes
+    unknown = sorted(set(run.inference.class_score_thresholds) - set(taxonomy.classes))
+    if unknown:
+        raise InputError(
+            None,
+            f"inference.class_score_thresholds names {', '.join(unknown)}, not a class of "
+            f"taxonomy {taxonomy.name!r} ({', '.join(taxonomy.classes)})",
+        )
     if resume is not None:
         resume = Path(resume)
         _check_resume(resume, run.model.to_dict(), taxonomy)
@@ -301,6 +309,8 @@ def _fit(
         inference=settings.to_dict(),
         optim=resolved["optim"],
         run=resolved,
+        calibrate_thresholds=run.inference.calibrate_thresholds,
+        calibration_min_objects=run.inference.calibration_min_objects,
     )
     data = ChipDataModule(
         splits,

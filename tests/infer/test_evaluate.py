@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,23 @@ def test_perfect_detections_score_one(tmp_path, blobs) -> None:
     assert data["overall"]["precision"] == 1.0 and data["overall"]["recall"] == 1.0
     assert data["scenes"][0]["error"] == {c: 0 for c in report.categories}
     assert data["classes"]["ore_car"]["count_true"] == 5
+
+
+def test_per_class_thresholds_of_the_model_pick_what_is_counted(tmp_path, blobs) -> None:
+    tif = labelled_scene(tmp_path, "yard", cars_and_heap())
+    # the blob detector scores everything 0.9: above the default, below the cars' own 0.95
+    blobs.metadata = replace(blobs.metadata, class_score_thresholds={"ore_car": 0.95})
+    report = evaluate.evaluate([tif], None, "unused.onnx")
+    data = report.to_dict()
+    car, heap = data["classes"]["ore_car"], data["classes"]["coal_heap"]
+    assert (car["tp"], car["fn"], car["count_predicted"]) == (0, 5, 0)
+    assert car["AP50"] == pytest.approx(1.0)  # AP ranks every detection, whatever is counted
+    assert (heap["tp"], heap["count_predicted"]) == (1, 1)
+    assert data["class_score_thresholds"] == {"ore_car": 0.95}
+    assert "ore_car 0.95" in report.table()
+    # --score sets one threshold for every class
+    data = evaluate.evaluate([tif], None, "unused.onnx", EvalOptions(score=0.5)).to_dict()
+    assert data["classes"]["ore_car"]["tp"] == 5 and data["class_score_thresholds"] == {}
 
 
 def test_missed_and_spurious_objects(tmp_path, blobs) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from affine import Affine
@@ -26,6 +28,25 @@ def test_json_round_trip_and_validation() -> None:
         ModelMetadata.from_json("{")
     with pytest.raises(ValueError, match="taxonomy"):
         ModelMetadata.from_json('{"bands": [1, 2, 3]}')
+
+
+def test_per_class_thresholds_round_trip_and_index_by_class_id() -> None:
+    m = meta(score_threshold=0.5, class_score_thresholds={"ore_car": 0.3, "coal_heap": 0.7})
+    assert ModelMetadata.from_json(m.to_json()) == m
+    by_id = m.thresholds_by_class_id()  # ore_car, other_railcar, bulk_carrier, ..., coal_heap
+    np.testing.assert_allclose(by_id, [0.5, 0.3, 0.5, 0.5, 0.5, 0.7])
+    dets = Detections([[0, 0, 4, 4]] * 4, [0.4, 0.4, 0.6, 0.6], [1, 2, 1, 5])
+    assert dets.above(by_id).class_ids.tolist() == [1, 1]
+    with pytest.raises(ValueError, match="unknown class"):
+        meta(class_score_thresholds={"wagon": 0.3})
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        meta(class_score_thresholds={"ore_car": 1.5})
+    # metadata written before per-class thresholds existed reads as none
+    written = json.loads(meta().to_json())
+    del written["class_score_thresholds"]
+    assert ModelMetadata.from_json(json.dumps(written)).class_score_thresholds == {}
+    with pytest.raises(ValueError, match="no threshold"):
+        Detections([[0, 0, 4, 4]], [0.9], [7]).above(by_id)
 
 
 def test_target_gsd_single_and_range() -> None:

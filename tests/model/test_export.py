@@ -27,7 +27,13 @@ def tiny(tmp_path_factory) -> tuple[torch.nn.Module, Path]:
     cfg = DetectorConfig(backbone="tiny", num_classes=5, tile_size=TILE)
     model = build_detector(cfg).eval()
     run = tmp_path_factory.mktemp("run")
-    settings = InferenceSettings(tile_size=TILE, tile_overlap=16, gsd_m=0.5, score_threshold=0.3)
+    settings = InferenceSettings(
+        tile_size=TILE,
+        tile_overlap=16,
+        gsd_m=0.5,
+        score_threshold=0.3,
+        class_score_thresholds={"coal_heap": 0.6},
+    )
     save_detector(run / "last.ckpt", model, cfg, load_taxonomy(), settings)
     return model, run
 
@@ -47,6 +53,7 @@ def test_export_run_dir_writes_metadata_and_passes_parity(tiny, tmp_path) -> Non
     assert meta.taxonomy_obj.classes[0] == "ore_car"
     assert (meta.tile_size, meta.tile_overlap, meta.gsd_m) == (TILE, 16, 0.5)
     assert meta.score_threshold == pytest.approx(0.3)
+    assert meta.class_score_thresholds == {"coal_heap": 0.6}
     assert len(meta.config_digest) == 16 and meta.version
     # dynamic height and width
     out = _session(tmp_path / "model.onnx").run(None, {"image": np.zeros((3, 96, 160), "f4")})
