@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from coalwatch.resources import resolve_config
     from coalwatch.train.config import load_run_config
+    from coalwatch.train.ranks import launched_worker
     from coalwatch.train.run import train
 
     out = Path(args.out)
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     if not args.skip_train:
         train(run_config, resolved, run_dir, overwrite=True)
+        if launched_worker():  # a DDP process beside this one: the main process scores
+            return 0
     train_minutes = (time.perf_counter() - start) / 60
     test_dir = out / "test_chips"
     if not (test_dir / "train.json").is_file():

@@ -91,8 +91,8 @@ class ThresholdCalibration(Metric):
 
     def compute(self) -> dict[int, float]:
         """``{class id: threshold}`` for the classes with at least ``min_objects`` objects."""
-        scores = dim_zero_cat(self.scores) if self.scores else torch.zeros(0)
-        labels = dim_zero_cat(self.labels) if self.labels else torch.zeros(0, dtype=torch.long)
+        scores = _cat(self.scores, torch.float32)
+        labels = _cat(self.labels, torch.long)
         low, high = SCORE_RANGE
         thresholds = {}
         for cls in range(1, self.num_classes + 1):
@@ -102,6 +102,13 @@ class ThresholdCalibration(Metric):
             found = count_matching_threshold(scores[labels == cls], true_count)
             thresholds[cls] = min(max(found, low), high)
         return thresholds
+
+
+def _cat(state: list[torch.Tensor] | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A list state as one tensor (after a DDP sync it already is one)."""
+    if isinstance(state, list) and not state:
+        return torch.zeros(0, dtype=dtype)
+    return dim_zero_cat(state).cpu()
 
 
 def named_thresholds(thresholds: dict[int, float], class_names: Sequence[str]) -> dict[str, float]:

@@ -4,7 +4,8 @@ The run folder (``RUN/``) holds ``best.ckpt`` (best validation mAP50), ``last.ck
 ``config.yaml`` (resolved), ``metrics.json``, ``curves.png`` and ``logs/`` (CSV and
 TensorBoard). It is built as ``RUN.partial/`` and renamed at the end: bad input leaves
 nothing behind; a run that fails after its first checkpoint keeps ``RUN.partial/`` so that it
-can be resumed (``--resume RUN.partial/last.ckpt``).
+can be resumed (``--resume RUN.partial/last.ckpt``). In a multi-process (DDP) run only the
+main process builds the folder; the others join it (:mod:`coalwatch.train.ranks`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from coalwatch.model.checkpoint import InferenceSettings, config_digest, read_ch
 from coalwatch.model.detector import DetectorConfig
 from coalwatch.train.config import RunConfig
 from coalwatch.train.datamodule import ChipSplit, check_chip_folder, read_manifest
+from coalwatch.train.ranks import launched_worker, wait_for
 
 log = logging.getLogger(__name__)
 MONITOR = "val/mAP50"
@@ -250,6 +252,8 @@ def train(
     elif run.data.synthetic is None:
         raise InputError(None, "config sets neither data.chips nor data.synthetic")
 
+    if launched_worker():  # a DDP process beside the main one: join its run folder
+        return _join_run(run, resolved, taxonomy, splits, out, resume)
     work, resume = _open_work(out, resume, overwrite)
     try:
         write_text_atomic(work / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
@@ -269,6 +273,26 @@ def train(
     return TrainResult(out, result)
 
 
+def _join_run(
+    run: RunConfig,
+    resolved: dict[str, Any],
+    taxonomy: Taxonomy,
+    splits: dict[str, ChipSplit] | None,
+    out: Path,
+    resume: Path | None,
+) -> TrainResult:
+    """Fit as one more DDP process in the run folder the main process prepares."""
+    work = partial_dir(out)
+    chips = Path(run.data.chips) if run.data.chips else work / "data"
+    wait_for([work / "config.yaml", chips / "train.json", chips / "manifest.json"])
+    if resume is not None and run_folder_of(resume) == out:
+        resume = work / resume.name  # the main process moved a finished run back to .partial
+    if splits is None:
+        splits = check_chip_folder(chips, taxonomy)
+    _fit(run, resolved, taxonomy, splits, read_manifest(chips), work, resume)
+    return TrainResult(out, {})
+
+
 @contextmanager
 def _quiet_lightning() -> Iterator[None]:
     """Silence Lightning warnings that need no action here."""
@@ -278,6 +302,8 @@ def _quiet_lightning() -> Iterator[None]:
         warnings.filterwarnings("ignore", message="The dirpath has changed")
         # Lightning's own use of a torch pytree API that torch has deprecated; nothing to act on
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
+        # DDP: validation values come from metric states already gathered over the processes
+        warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\(")
         yield
 
 
@@ -328,7 +354,9 @@ def _fit(
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
     if trainer.interrupted:
         raise CoalwatchError("training interrupted")
-    if not (work / "last.ckpt").is_file():  # stopped inside an epoch (max_steps, max_time)
+    # stopped inside an epoch (max_steps, max_time); every process must take the same branch
+    # (saving is collective), so the main process decides
+    if trainer.strategy.broadcast(not (work / "last.ckpt").is_file()):
         trainer.save_checkpoint(work / "last.ckpt")
     if run.trainer.limit_val_batches != 0:
         with _quiet_lightning():
