@@ -6,7 +6,10 @@ the next. For each class with enough validation objects, the calibrated threshol
 score at which the detector's count equals the true count over the validation chips. There,
 precision equals recall, so the count is unbiased; it lies close to the F1-maximising score
 whenever precision and recall cross near their best balance. Classes with fewer validation
-objects keep the default threshold.
+objects keep the default threshold. Chips are counted as ``coalwatch count`` counts tiles:
+a box lying mostly inside a stronger one of its class is dropped (the nested-box rule), and
+objects and detections cut by a chip's edge are left out (counting merges a scene's tiles,
+where they are whole).
 
 Detections that fall on hidden objects (``iscrowd``) are set aside, as in
 :mod:`coalwatch.train.metrics`: they are neither counted nor missed.
@@ -17,14 +20,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
+from coalwatch.infer.detections import Detections
+from coalwatch.infer.merge import NESTED_SHARE, drop_nested
 from coalwatch.train.metrics import match_predictions
 
 MIN_OBJECTS = 30  # default: validation objects a class needs for a threshold of its own
 SCORE_RANGE = (0.05, 0.95)  # calibrated thresholds are kept within
+EDGE_PX = 1.0  # boxes this close to a chip's edge are cut by it
 
 
 def count_matching_threshold(scores: torch.Tensor, true_count: int) -> float:
@@ -50,21 +57,38 @@ class ThresholdCalibration(Metric):
         num_classes: int,
         min_objects: int = MIN_OBJECTS,
         iou_threshold: float = 0.5,
+        nested: float = NESTED_SHARE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.min_objects = min_objects
         self.iou_threshold = iou_threshold
+        self.nested = nested
         self.add_state("scores", default=[], dist_reduce_fx="cat")
         self.add_state("labels", default=[], dist_reduce_fx="cat")
         self.add_state("true", default=torch.zeros(num_classes + 1), dist_reduce_fx="sum")
 
-    def update(self, preds: Sequence[dict], targets: Sequence[dict]) -> None:
-        """Add a batch of torchvision detection dicts (``iscrowd`` optional in targets)."""
-        for pred, target in zip(preds, targets, strict=True):
+    def update(
+        self,
+        preds: Sequence[dict],
+        targets: Sequence[dict],
+        image_sizes: Sequence[tuple[int, int]] | None = None,
+    ) -> None:
+        """Add a batch of torchvision detection dicts (``iscrowd`` optional in targets).
+
+        With ``image_sizes`` (height, width per image), objects and detections touching the
+        image's edge are left out on both sides: a chip cuts a heap or a ship into a piece
+        that the model may or may not call an object, which counting whole scenes over
+        overlapping tiles never sees."""
+        sizes = image_sizes or [None] * len(preds)
+        for pred, target, size in zip(preds, targets, sizes, strict=True):
             pred = {k: v.detach().cpu() for k, v in pred.items()}
             target = {k: v.detach().cpu() for k, v in target.items()}
+            if size is not None:
+                pred = _select(pred, _inside(pred["boxes"], size))
+                target = _select(target, _inside(target["boxes"], size))
+            pred = _select(pred, _not_nested(pred, self.nested))
             hidden = target.get("iscrowd")
             hidden = (
                 torch.zeros(len(target["labels"]), dtype=torch.bool)
@@ -102,6 +126,33 @@ class ThresholdCalibration(Metric):
             found = count_matching_threshold(scores[labels == cls], true_count)
             thresholds[cls] = min(max(found, low), high)
         return thresholds
+
+
+def _inside(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Boxes clear of the image's edge by more than ``EDGE_PX``."""
+    height, width = size
+    return (
+        (boxes[:, 0] > EDGE_PX)
+        & (boxes[:, 1] > EDGE_PX)
+        & (boxes[:, 2] < width - EDGE_PX)
+        & (boxes[:, 3] < height - EDGE_PX)
+    )
+
+
+def _not_nested(pred: dict[str, torch.Tensor], nested: float) -> torch.Tensor:
+    """Mask of the detections that counting keeps by its nested-box rule
+    (:func:`coalwatch.infer.merge.drop_nested`)."""
+    n = len(pred["scores"])
+    dets = Detections(
+        pred["boxes"].numpy(), pred["scores"].numpy(), pred["labels"].numpy(), {"i": np.arange(n)}
+    )
+    keep = torch.zeros(n, dtype=torch.bool)
+    keep[torch.from_numpy(drop_nested(dets, nested).extra["i"])] = True
+    return keep
+
+
+def _select(detections: dict[str, torch.Tensor], keep: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {k: v[keep] for k, v in detections.items()}
 
 
 def _cat(state: list[torch.Tensor] | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

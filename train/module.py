@@ -122,7 +122,8 @@ class DetectorModule(L.LightningModule):
         preds = self.model(images)
         self.metrics.update(preds, targets)
         if self.calibration is not None:
-            self.calibration.update(preds, targets)
+            sizes = [tuple(image.shape[-2:]) for image in images]
+            self.calibration.update(preds, targets, sizes)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.world_size > 1:
