@@ -21,10 +21,6 @@ VERBS: dict[str, tuple[str, str]] = {
     "synth": ("coalwatch.labels.synth.command", "render synthetic scenes with exact labels"),
     "chips": ("coalwatch.labels.chips_command", "cut labelled scenes into COCO chips"),
     "train": ("coalwatch.train.command", "train a detector from a YAML config"),
-    "calibrate": (
-        "coalwatch.train.calibrate_command",
-        "set per-class score thresholds from labelled chips",
-    ),
     "export": ("coalwatch.model.export_command", "export a trained model to ONNX"),
     "count": ("coalwatch.infer.count_command", "count objects in GeoTIFF scenes (no torch)"),
     "evaluate": ("coalwatch.infer.evaluate_command", "score a model against labels (no torch)"),

@@ -37,7 +37,7 @@ class ModelMetadata:
     gsd_m: float | None = None
     gsd_range_m: tuple[float, float] | None = None  # trained on several GSDs: their span
     score_threshold: float = 0.5
-    # class name -> threshold replacing score_threshold for that class (e.g. calibrated)
+    # class name -> threshold replacing score_threshold for that class
     class_score_thresholds: dict[str, float] = field(default_factory=dict)
     version: str = ""
     config_digest: str = ""

@@ -82,12 +82,8 @@ class InferenceConfig:
 
     score_threshold: float = 0.5
     # Per-class thresholds for counting (class name -> score), replacing score_threshold for
-    # their class. calibrate_thresholds sets them from the final validation: for each class
-    # with enough validation objects, the score at which its count matches the truth
-    # (coalwatch.train.calibration); thresholds given here win over calibrated ones.
+    # their class (e.g. operating points read off evaluate's precision-recall curves)
     class_score_thresholds: dict[str, float] = field(default_factory=dict)
-    calibrate_thresholds: bool = False
-    calibration_min_objects: int = 30  # validation objects a class needs to be calibrated
     # Tiles counting cuts scenes into: the detector is fully convolutional, so it may count
     # on larger tiles than it trained on (fewer seams, ships and heaps whole). None: the
     # training tile (model.tile_size).

@@ -17,7 +17,6 @@ import torch
 from coalwatch.labels.taxonomy import Taxonomy
 from coalwatch.model.checkpoint import InferenceSettings
 from coalwatch.model.detector import DetectorConfig, build_detector
-from coalwatch.train.calibration import MIN_OBJECTS, ThresholdCalibration, named_thresholds
 from coalwatch.train.metrics import DetectionMetrics
 
 LOSS_NAMES = ("loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
@@ -73,8 +72,6 @@ class DetectorModule(L.LightningModule):
         inference: dict[str, Any],
         optim: dict[str, Any] | None = None,
         run: dict[str, Any] | None = None,
-        calibrate_thresholds: bool = False,
-        calibration_min_objects: int = MIN_OBJECTS,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -84,13 +81,6 @@ class DetectorModule(L.LightningModule):
         self.optim = OptimConfig(**(optim or {}))
         self.model = build_detector(self.detector_config)
         self.metrics = DetectionMetrics(self.taxonomy.classes, self.inference.score_threshold)
-        self.calibration = (
-            ThresholdCalibration(self.taxonomy.num_classes, calibration_min_objects)
-            if calibrate_thresholds
-            else None
-        )
-        # per-class thresholds of the latest validation (calibrate_thresholds), by class name
-        self.calibrated_thresholds: dict[str, float] = {}
 
     def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
         return self.model(images)
@@ -114,16 +104,10 @@ class DetectorModule(L.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self.metrics.reset()
-        if self.calibration is not None:
-            self.calibration.reset()
 
     def validation_step(self, batch, batch_idx: int) -> None:
         images, targets = batch
-        preds = self.model(images)
-        self.metrics.update(preds, targets)
-        if self.calibration is not None:
-            sizes = [tuple(image.shape[-2:]) for image in images]
-            self.calibration.update(preds, targets, sizes)
+        self.metrics.update(self.model(images), targets)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.world_size > 1:
@@ -138,19 +122,6 @@ class DetectorModule(L.LightningModule):
         logged = {f"val/{k}": float(v) for k, v in values.items() if k != "mAP50"}
         self.log_dict(logged)
         self.log("val/mAP50", values["mAP50"], prog_bar=True)
-        if self.calibration is not None:
-            found = self.calibration.compute()
-            self.calibrated_thresholds = named_thresholds(found, self.taxonomy.classes)
-            self.log_dict({f"val/threshold/{k}": v for k, v in self.calibrated_thresholds.items()})
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the thresholds calibrated on the latest validation (configured ones win)."""
-        hparams = checkpoint.get("hyper_parameters")
-        if self.calibrated_thresholds and hparams and "inference" in hparams:
-            configured = self.inference.class_score_thresholds
-            hparams["inference"] = hparams["inference"] | {
-                "class_score_thresholds": self.calibrated_thresholds | configured
-            }
 
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]

@@ -335,8 +335,6 @@ def _fit(
         inference=settings.to_dict(),
         optim=resolved["optim"],
         run=resolved,
-        calibrate_thresholds=run.inference.calibrate_thresholds,
-        calibration_min_objects=run.inference.calibration_min_objects,
     )
     data = ChipDataModule(
         splits,

@@ -36,6 +36,11 @@ def test_unknown_key_is_one_line_and_writes_nothing(tiny_config, tmp_path, capsy
         capsys,
         "anchor_size",
     )
+    _fails(
+        ["--config", str(config), "--out", str(out), "inference.class_score_thresholds={wagon: 1}"],
+        capsys,
+        "names wagon, not a class of taxonomy 'default'",
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text(config.read_text() + "\nmystery: 1\n")
     _fails(["--config", str(bad), "--out", str(out)], capsys, "mystery")

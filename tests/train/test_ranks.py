@@ -51,7 +51,7 @@ def test_two_process_ddp_run_on_cpu_lands_one_run_folder(tiny_config, tmp_path, 
     assert coalwatch, "the coalwatch command is installed beside this Python"
     out = tmp_path / "run"
     args = ["trainer.devices=2", "trainer.strategy=ddp", "trainer.num_threads=1"]
-    args += ["trainer.max_epochs=2", "inference.calibrate_thresholds=true"]
+    args += ["trainer.max_epochs=2"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     done = subprocess.run(
         [coalwatch, "train", "--config", str(tiny_config()), "--out", str(out), *args],

@@ -28,12 +28,7 @@ def trained(tmp_path_factory, request):
     config = root / "tiny.yaml"
     text = request.getfixturevalue("tiny_config_text")
     config.write_text(text.format(chips=chips, epochs=EPOCHS))
-    overrides = [  # calibrated thresholds for classes of 5+ objects; the heap's set here
-        "inference.calibrate_thresholds=true",
-        "inference.calibration_min_objects=5",
-        "inference.class_score_thresholds={bulk_carrier: 0.6}",
-    ]
-    run, resolved = load_run_config(config, overrides)
+    run, resolved = load_run_config(config, ["inference.class_score_thresholds={ore_car: 0.6}"])
     result = train(run, resolved, root / "run")
     return result, chips, config
 
@@ -73,30 +68,9 @@ def test_training_learns_and_writes_the_run_folder(trained) -> None:
     baseline = _val_map50(build_detector(config["detector"]), chips)
     assert trained_map > max(0.5, baseline + 0.4), (trained_map, baseline)
     assert config["inference"]["gsd_m"] == 0.5 and config["inference"]["tile_overlap"] == 16
+    assert config["inference"]["class_score_thresholds"] == {"ore_car": 0.6}
     resolved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert resolved["trainer"]["max_epochs"] == EPOCHS and config["run"] == resolved
-
-
-def test_checkpoint_carries_thresholds_calibrated_on_validation(trained) -> None:
-    from coalwatch.labels.taxonomy import load_taxonomy
-    from coalwatch.train.calibration import ThresholdCalibration, named_thresholds
-    from coalwatch.train.datamodule import ChipDataModule
-
-    result, chips, _ = trained
-    model, config, _ = load_detector(result.run_dir / "best.ckpt")
-    stored = config["inference"]["class_score_thresholds"]
-    taxonomy = load_taxonomy("default")
-    data = ChipDataModule(check_chip_folder(chips, taxonomy), 96, None, batch_size=4)
-    calibration = ThresholdCalibration(taxonomy.num_classes, min_objects=5)
-    with torch.no_grad():
-        for images, targets in data.dataset_loader("val"):
-            calibration.update(model(images), targets)
-    expected = named_thresholds(calibration.compute(), taxonomy.classes)
-    assert "ore_car" in expected  # the val chips hold enough ore cars
-    assert stored["ore_car"] == pytest.approx(expected["ore_car"], abs=1e-3)
-    assert stored["bulk_carrier"] == 0.6  # configured thresholds win over calibrated ones
-    metrics = json.loads((result.run_dir / "metrics.json").read_text())
-    assert metrics["best"]["threshold/ore_car"] == pytest.approx(stored["ore_car"], abs=1e-3)
 
 
 def test_resume_in_place_continues_at_the_right_step(trained, tmp_path) -> None:
