@@ -1,13 +1,18 @@
-"""Speed of a CPU training step: torchvision's RoIAlign against the sparse-product one.
+"""Speed of a CPU training step: two variants of one detector, alternating.
 
 The CPU default's detector (``configs/cpu.yaml``) takes training steps on batches shaped as
 training makes them (``data.batch_size`` crops of ``augment.crop_size`` px, a few dozen boxes
-each), once with torchvision's ``MultiScaleRoIAlign`` as the box pooler and once with
-:class:`coalwatch.model.roi_pool.SparseRoIAlign`, alternating, from the same weights. Prints
-the median milliseconds per step, images per second and the ratio, and the loss of the first
-step under each (they must agree).
+each), from the same weights, in turn under two variants:
 
-    .venv/bin/python bench/train_step.py [--config cpu] [--steps 12] [--threads 2]
+- ``--compare pooler`` (default): torchvision's ``MultiScaleRoIAlign`` as the box pooler
+  against :class:`coalwatch.model.roi_pool.SparseRoIAlign`;
+- ``--compare memory-format``: the backbone on NCHW tensors against channels-last
+  (:mod:`coalwatch.model.memory_format`, ``trainer.channels_last``).
+
+Prints the median milliseconds per step, images per second and the ratio, and the loss of
+the first step under each (they must agree).
+
+    .venv/bin/python bench/train_step.py [--config cpu] [--compare pooler] [--steps 12]
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ def synthetic_batch(generator, batch: int, size: int, boxes: int, classes: int) 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="cpu")
-    parser.add_argument("--steps", type=int, default=12, help="timed steps per pooler")
+    parser.add_argument("--compare", choices=["pooler", "memory-format"], default="pooler")
+    parser.add_argument("--steps", type=int, default=12, help="timed steps per variant")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("bench_out/train_step.json"))
     args = parser.parse_args(argv)
@@ -55,6 +61,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from torchvision.ops import MultiScaleRoIAlign
 
     from coalwatch.model.detector import build_detector
+    from coalwatch.model.memory_format import use_channels_last
     from coalwatch.resources import resolve_config
     from coalwatch.train.config import load_run_config
 
@@ -65,10 +72,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     batch = synthetic_batch(generator, run.data.batch_size, size, 30, run.model.num_classes)
 
     torch.manual_seed(0)
-    sparse = build_detector(run.model).train()
-    reference = copy.deepcopy(sparse)
-    reference.roi_heads.box_roi_pool = MultiScaleRoIAlign(["0", "1", "2", "3"], 7, 2)
-    models = {"torchvision RoIAlign": reference, "sparse-product RoIAlign": sparse}
+    model = build_detector(run.model).train()
+    variant = copy.deepcopy(model)
+    if args.compare == "pooler":
+        variant.roi_heads.box_roi_pool = MultiScaleRoIAlign(["0", "1", "2", "3"], 7, 2)
+        models = {"torchvision RoIAlign": variant, "sparse-product RoIAlign": model}
+    else:
+        models = {"NCHW": model, "channels-last": use_channels_last(variant)}
+    baseline = next(iter(models))
     times: dict[str, list[float]] = {name: [] for name in models}
     first_loss: dict[str, float] = {}
 
@@ -90,13 +101,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for name in models:
             times[name].append(step(name))
 
-    base = statistics.median(times["torchvision RoIAlign"])
+    base = statistics.median(times[baseline])
     rows = []
     for name, values in times.items():
         median = statistics.median(values)
         rows.append(
             {
-                "pooler": name,
+                "variant": name,
                 "ms per step": round(median * 1000),
                 "images/s": round(run.data.batch_size / median, 2),
                 "speed-up": round(base / median, 2),
@@ -107,8 +118,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"CPU training step (forward + backward), {args.config} config, batch "
         f"{run.data.batch_size} x {size} px, {args.threads} threads, median of {args.steps}"
     )
-    print(table(rows, ["pooler", "ms per step", "images/s", "speed-up", "first loss"], title))
-    record = {"machine": machine(), "config": args.config, "rows": rows}
+    print(table(rows, ["variant", "ms per step", "images/s", "speed-up", "first loss"], title))
+    record = {"machine": machine(), "config": args.config, "compare": args.compare, "rows": rows}
     write_json(args.out, record)
     return record
 

@@ -319,6 +319,7 @@ def _fit(
     import lightning as L
     import torch
 
+    from coalwatch.model.memory_format import use_channels_last
     from coalwatch.train.curves import plot_curves, read_history
     from coalwatch.train.datamodule import ChipDataModule
     from coalwatch.train.final_validation import ValidationSteps, validate_final_weights
@@ -336,6 +337,8 @@ def _fit(
         optim=resolved["optim"],
         run=resolved,
     )
+    if run.trainer.channels_last:
+        use_channels_last(module.model)
     data = ChipDataModule(
         splits,
         run.model.tile_size,
