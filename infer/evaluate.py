@@ -22,6 +22,7 @@ from coalwatch.infer.coco_metrics import CocoScores, ImageBoxes, coco_scores
 from coalwatch.infer.counting import CountOptions, SceneResult, count_scene
 from coalwatch.infer.eval_truth import LevelMap, SceneTruth, load_truth
 from coalwatch.infer.merge import NESTED_SHARE
+from coalwatch.infer.metadata import thresholds_by_class_id
 from coalwatch.infer.session import detector_for
 from coalwatch.labels.taxonomy import Taxonomy, load_taxonomy
 
@@ -189,11 +190,7 @@ def score_results(
 ) -> EvalReport:
     """Score counted scenes (all detections kept) against their ground truth, at
     ``threshold`` or, for the model's classes it names, ``class_thresholds``."""
-    by_id = np.array(
-        [threshold]
-        + [(class_thresholds or {}).get(name, threshold) for name in levels.model.classes],
-        dtype=np.float32,
-    )
+    by_id = thresholds_by_class_id(levels.model.classes, threshold, class_thresholds)
     if len(results) != len(truths):
         raise ValueError("one result per labelled scene")
     images, counts, left_out = [], [], {}

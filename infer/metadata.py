@@ -4,14 +4,13 @@ It names everything counting needs besides the graph: the taxonomy (class names 
 detector order), the bands to read (1-based) and their radiometric scaling, the tile size
 and overlap, the ground sample distance the model was trained at, the default score
 threshold and any per-class thresholds, the coalwatch version and a digest of the training
-config. Written by
-``coalwatch.model.export`` (torch world), read here with onnxruntime only.
+config. Written by ``coalwatch.model.export`` (torch world), read here with onnxruntime only.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,10 +68,9 @@ class ModelMetadata:
 
     def thresholds_by_class_id(self) -> np.ndarray:
         """Score threshold per class id (index 0, the background, unused)."""
-        default = self.score_threshold
-        classes = self.taxonomy_obj.classes
-        per_class = [self.class_score_thresholds.get(name, default) for name in classes]
-        return np.array([default, *per_class], dtype=np.float32)
+        return thresholds_by_class_id(
+            self.taxonomy_obj.classes, self.score_threshold, self.class_score_thresholds
+        )
 
     def target_gsd(self, scene_gsd: float | None) -> float | None:
         """The GSD to resample a scene to (None: read it as it is).
@@ -132,6 +130,15 @@ class ModelMetadata:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"metadata lacks or garbles {exc}") from exc
+
+
+def thresholds_by_class_id(
+    classes: Sequence[str], default: float, per_class: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """``default`` for every class id (index 0, the background, included) except the classes
+    that ``per_class`` names."""
+    chosen = [(per_class or {}).get(name, default) for name in classes]
+    return np.array([default, *chosen], dtype=np.float32)
 
 
 def read_metadata(model_path: str | Path) -> ModelMetadata:
