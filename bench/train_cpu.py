@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="cpu")
     parser.add_argument("--out", default="bench_out/train_cpu")
     parser.add_argument("--skip-train", action="store_true", help="score an existing run")
+    parser.add_argument("--skip-test", action="store_true", help="train only (a speed probe)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
 
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         if launched_worker():  # a DDP process beside this one: the main process scores
             return 0
     train_minutes = (time.perf_counter() - start) / 60
+    if args.skip_test:
+        return 0
     test_dir = out / "test_chips"
     if not (test_dir / "train.json").is_file():
         shutil.rmtree(test_dir, ignore_errors=True)
