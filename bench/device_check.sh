@@ -10,6 +10,7 @@
 #   bench/device_check.sh                  # on the GPU machine; wheels in .whl (see below)
 #   SMOKE=1 OUT=/tmp/dc bench/device_check.sh   # a few CPU steps here, to check the script
 #   STAGES=B ...                           # one part only
+#   FIXED_STEPS=1250 ...                   # B at these steps, without the speed probe
 #
 # The GPU machine has torch, lightning, timm, onnx and opencv but none of coalwatch's other
 # dependencies: they travel as cp312 wheels in .whl (git-ignored), coalwatch's own wheel too.
@@ -80,16 +81,21 @@ fi
 # second; the cosine schedule then gets as many steps as fit in what is left, keeping ~130 s
 # for test chips and scoring.
 wait "$render" || { echo "cpu.yaml chips failed to render"; pack; exit 1; }
-echo "== B. probe: cpu.yaml recipe, 60 steps ($(elapsed) s)"
+if [[ -z "${FIXED_STEPS:-}" ]]; then
+echo "== B. probe: cpu.yaml recipe, 150 steps ($(elapsed) s)"
+# (60 steps measured 5.0 steps/s on an H100 where the run itself went at 12.9: warm-up)
 $py bench/train_cpu.py --skip-test --config cpu --out "$work/cpu_probe" "${accel[@]}" \
-  data.chips="$work/cpu_chips" trainer.max_steps=60 trainer.progress=false data.num_workers=6 \
+  data.chips="$work/cpu_chips" trainer.max_steps=150 trainer.progress=false data.num_workers=6 \
   trainer.num_threads=6 > "$res/cpu_probe.log" 2>&1
 rate=$($py -c "import json,sys; m=json.load(open(sys.argv[1])); print(m['train_images_per_second']/4)" \
   "$work/cpu_probe/run/metrics.json") || { tail -5 "$res/cpu_probe.log"; pack; exit 1; }
 pack
-left=$(( budget - $(elapsed) - 130 ))
+fi
+left=$(( budget - $(elapsed) - ${RESERVE_S:-130} ))  # kept for test chips and scoring
 (( left < 60 )) && left=60
-if [[ -z "${SMOKE:-}" ]]; then
+if [[ -n "${FIXED_STEPS:-}" ]]; then
+  cpu_steps=$FIXED_STEPS rate="not probed"
+elif [[ -z "${SMOKE:-}" ]]; then
   cpu_steps=$($py -c "print(max(1250, min(${cpu_steps}, int($rate * $left * 0.85) // 50 * 50)))")
 fi
 echo "== B. cpu.yaml recipe on the GPU: $rate steps/s in the probe, $cpu_steps steps, max_time ${left}s ($(elapsed) s)"
