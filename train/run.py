@@ -31,7 +31,13 @@ from coalwatch.model.checkpoint import InferenceSettings, config_digest, read_ch
 from coalwatch.model.detector import DetectorConfig
 from coalwatch.train.config import RunConfig
 from coalwatch.train.datamodule import ChipSplit, check_chip_folder, read_manifest
-from coalwatch.train.ranks import launched_worker, wait_for
+from coalwatch.train.ranks import (
+    LAUNCH_FILE,
+    launched_worker,
+    main_launch_id,
+    wait_for,
+    worker_launch_id,
+)
 
 log = logging.getLogger(__name__)
 MONITOR = "val/mAP50"
@@ -256,6 +262,7 @@ def train(
         return _join_run(run, resolved, taxonomy, splits, out, resume)
     work, resume = _open_work(out, resume, overwrite)
     try:
+        write_text_atomic(work / LAUNCH_FILE, main_launch_id() + "\n")
         write_text_atomic(work / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
         chips = _prepare_chips(run, taxonomy, work)
         if splits is None:
@@ -284,7 +291,11 @@ def _join_run(
     """Fit as one more DDP process in the run folder the main process prepares."""
     work = partial_dir(out)
     chips = Path(run.data.chips) if run.data.chips else work / "data"
-    wait_for([work / "config.yaml", chips / "train.json", chips / "manifest.json"])
+    launch = worker_launch_id()
+    wait_for(
+        [work / "config.yaml", chips / "train.json", chips / "manifest.json"],
+        contents={work / LAUNCH_FILE: launch} if launch else None,
+    )
     if resume is not None and run_folder_of(resume) == out:
         resume = work / resume.name  # the main process moved a finished run back to .partial
     if splits is None:
