@@ -59,6 +59,11 @@ class CascadeRoIHeads(nn.Module):
             )
         self.stages = nn.ModuleList(stages)
 
+    @property
+    def detections_per_img(self) -> int:
+        """Detections kept per image (the last stage's post-processing, as ``RoIHeads``)."""
+        return self.stages[-1].detections_per_img
+
     def forward(
         self,
         features: dict[str, Tensor],

@@ -10,7 +10,8 @@ Under torchrun and SLURM every process starts at once, so a worker could find a
 main process therefore writes a launch id into the folder first (``launch.id``), and the
 workers wait for their own: one the launcher gives every process (SLURM's job and step,
 torchrun's rendezvous id), else one the main process makes and passes on to the processes
-Lightning starts (``COALWATCH_LAUNCH_ID`` in their environment).
+Lightning starts (``COALWATCH_LAUNCH_ID`` in their environment). torchrun without
+``--standalone`` or ``--rdzv-id`` names every launch "none": its workers cannot tell.
 """
 
 from __future__ import annotations
