@@ -76,7 +76,7 @@ def wait_for(
     deadline = time.monotonic() + (WAIT_SECONDS if timeout is None else timeout)
     while True:
         missing = [str(p) for p in [*paths, *contents] if not Path(p).exists()]
-        stale = [str(p) for p, text in contents.items() if not missing and _read(p) != text]
+        stale = [] if missing else [str(p) for p, t in contents.items() if _read(p) != t]
         if not missing and not stale:
             return
         if time.monotonic() > deadline:
