@@ -155,8 +155,11 @@ class AnchorLevelsRPN(RegionProposalNetwork):
         features: dict[str, Tensor],
         targets: list[dict[str, Tensor]] | None = None,
     ) -> tuple[list[Tensor], dict[str, Tensor]]:
-        anchored = features if self.fine else {k: v for k, v in features.items() if k != FINE_KEY}
-        return super().forward(images, anchored, targets)
+        return super().forward(images, self.anchored_maps(features), targets)
+
+    def anchored_maps(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The pyramid maps that carry anchors, in the anchor generator's level order."""
+        return features if self.fine else {k: v for k, v in features.items() if k != FINE_KEY}
 
 
 class TileTransform(GeneralizedRCNNTransform):

@@ -128,9 +128,7 @@ def _best_anchor_iou(model, boxes: torch.Tensor, tile: int) -> torch.Tensor:
     """Each box's best IoU with any anchor the model's RPN places on a ``tile`` px tile."""
     images, _ = model.transform([torch.zeros(3, tile, tile)])
     maps = model.backbone(images.tensors)
-    anchored = (
-        list(maps.values()) if model.rpn.fine else [v for k, v in maps.items() if k != "fine"]
-    )
+    anchored = list(model.rpn.anchored_maps(maps).values())
     anchors = model.rpn.anchor_generator(images, anchored)[0]
     return box_iou(boxes, anchors).max(1).values
 

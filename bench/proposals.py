@@ -1,0 +1,95 @@
+"""Where a detector's proposals reach: anchor and RPN proposal coverage per scenario and class.
+
+For every visible object of a chip folder (as ``bench/train_cpu.py`` makes its test set,
+``OUT/test_chips``): the best IoU of any anchor the RPN places on its chip, and of any
+proposal it keeps (test-time settings). An object no proposal overlaps at IoU 0.5 cannot be
+detected at IoU 0.5 unless the box head moves the proposal a long way: this separates what
+the RPN loses from what the box head loses.
+
+    .venv/bin/python bench/proposals.py --checkpoint RUN/best.ckpt --chips OUT/test_chips
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import table, write_json
+
+
+def best_overlaps(model: Any, image: Any, boxes: Any) -> tuple[Any, Any]:
+    """(best anchor IoU, best proposal IoU) of each box (xyxy) on one chip."""
+    import torch
+    from torchvision.ops import box_iou
+
+    with torch.no_grad():
+        images, _ = model.transform([image])
+        maps = model.rpn.anchored_maps(model.backbone(images.tensors))
+        anchors = model.rpn.anchor_generator(images, list(maps.values()))[0]
+        proposals, _ = model.rpn(images, maps)
+    return box_iou(boxes, anchors).max(1).values, box_iou(boxes, proposals[0]).max(1).values
+
+
+def coverage(checkpoint: Path, chips: Path, threads: int) -> list[dict[str, Any]]:
+    """One row per (scenario, class): objects, anchor and proposal coverage."""
+    import torch
+
+    from coalwatch.model.checkpoint import load_detector
+    from coalwatch.train.datamodule import SPLITS, check_chip_folder, read_image
+
+    torch.set_num_threads(threads)
+    model, _, taxonomy = load_detector(checkpoint)
+    model.eval()
+    splits = check_chip_folder(chips, taxonomy)
+    found: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for split in SPLITS:
+        images = json.loads(splits[split].path.read_text())["images"]
+        scenes = {Path(image["file_name"]).name: image["scene"] for image in images}
+        for record in splits[split].records:
+            visible = ~record.hidden
+            if not visible.any():
+                continue
+            scenario = scenes[record.path.name].split("-", 1)[1].rsplit("-", 1)[0]
+            image = torch.from_numpy(read_image(record.path)).permute(2, 0, 1).float() / 255.0
+            boxes = torch.from_numpy(record.boxes[visible])
+            anchor, proposal = best_overlaps(model, image, boxes)
+            for label, a, p in zip(record.labels[visible], anchor, proposal, strict=True):
+                found[(scenario, taxonomy.classes[label - 1])].append((float(a), float(p)))
+    rows = []
+    for (scenario, cls), pairs in sorted(found.items()):
+        anchor = torch.tensor([a for a, _ in pairs])
+        proposal = torch.tensor([p for _, p in pairs])
+        rows.append(
+            {
+                "scenario": scenario,
+                "class": cls,
+                "objects": len(pairs),
+                "anchor IoU>=0.5": round(float((anchor >= 0.5).float().mean()), 2),
+                "median best anchor IoU": round(float(anchor.median()), 2),
+                "proposal IoU>=0.5": round(float((proposal >= 0.5).float().mean()), 2),
+                "proposal IoU>=0.7": round(float((proposal >= 0.7).float().mean()), 2),
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--chips", type=Path, required=True, help="a chip folder (test chips)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("bench_out/proposals.json"))
+    args = parser.parse_args(argv)
+    rows = coverage(args.checkpoint, args.chips, args.threads)
+    write_json(args.out, {"checkpoint": str(args.checkpoint), "rows": rows})
+    print(table(rows, list(rows[0]), f"Anchor and proposal coverage: {args.checkpoint}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
