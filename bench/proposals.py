@@ -20,6 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table, write_json
+from train_cpu import scenario_of
 
 
 def best_overlaps(model: Any, image: Any, boxes: Any) -> tuple[Any, Any]:
@@ -47,14 +48,17 @@ def coverage(checkpoint: Path, chips: Path, threads: int) -> list[dict[str, Any]
     model.eval()
     splits = check_chip_folder(chips, taxonomy)
     found: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    scenes = {
+        Path(image["file_name"]).name: image["scene"]
+        for split in SPLITS
+        for image in json.loads(splits[split].path.read_text())["images"]
+    }
     for split in SPLITS:
-        images = json.loads(splits[split].path.read_text())["images"]
-        scenes = {Path(image["file_name"]).name: image["scene"] for image in images}
         for record in splits[split].records:
             visible = ~record.hidden
             if not visible.any():
                 continue
-            scenario = scenes[record.path.name].split("-", 1)[1].rsplit("-", 1)[0]
+            scenario = scenario_of(record.path, scenes)
             image = torch.from_numpy(read_image(record.path)).permute(2, 0, 1).float() / 255.0
             boxes = torch.from_numpy(record.boxes[visible])
             anchor, proposal = best_overlaps(model, image, boxes)

@@ -67,6 +67,7 @@ class DetectorConfig:
     fine_level: bool = False
     # Anchors on the stride-2 map too (needs fine_level; six anchor_sizes levels): a 3 px wide
     # car at 1 m falls between anchor centres 4 px apart, and no stride-4 anchor reaches IoU 0.5.
+    # Steps take 1.3-1.6x as long; on the CPU budget mAP50 fell (docs/benchmarks.md).
     rpn_fine_level: bool = False
     box_head: str = "mlp"  # "mlp" (two fully connected layers) or "conv" (4 conv + 1 fc)
     # Cascade R-CNN: one refinement stage per IoU, each trained on the boxes of the stage

@@ -152,7 +152,7 @@ def test_fine_level_detector_exports_with_parity(
 ) -> None:
     """The CPU default's pooler (half-pixel aligned, a stride-2 level) runs the same in
     onnxruntime (RoiAlign with half_pixel coordinates); so do the CI config's short trunk
-    with its stride-32 convolution and anchors on the stride-2 map."""
+    (its stride-32 convolution) and a detector that anchors on the stride-2 map too."""
     torch.manual_seed(0)
     sizes = DetectorConfig().anchor_sizes
     cfg = DetectorConfig(
