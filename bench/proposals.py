@@ -12,7 +12,6 @@ the RPN loses from what the box head loses.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table, write_json
-from train_cpu import scenario_of
+from train_cpu import chip_scenes, scenario_of
 
 
 def best_overlaps(model: Any, image: Any, boxes: Any) -> tuple[Any, Any]:
@@ -48,11 +47,7 @@ def coverage(checkpoint: Path, chips: Path, threads: int) -> list[dict[str, Any]
     model.eval()
     splits = check_chip_folder(chips, taxonomy)
     found: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    scenes = {
-        Path(image["file_name"]).name: image["scene"]
-        for split in SPLITS
-        for image in json.loads(splits[split].path.read_text())["images"]
-    }
+    scenes = chip_scenes(splits)
     for split in SPLITS:
         for record in splits[split].records:
             visible = ~record.hidden

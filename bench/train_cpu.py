@@ -74,6 +74,15 @@ def make_test_chips(run_config, out: Path) -> Path:
     return out
 
 
+def chip_scenes(splits: dict[str, Any]) -> dict[str, str]:
+    """Each chip's scene (chip file name -> scene name) over every split of a chip folder."""
+    return {
+        Path(image["file_name"]).name: image["scene"]
+        for split in splits.values()
+        for image in json.loads(split.path.read_text())["images"]
+    }
+
+
 def scenario_of(chip: Path, scenes: dict[str, str]) -> str:
     """The scenario a test chip was cut from (scenes are named SPLIT-SCENARIO-NNN)."""
     scene = scenes[chip.name]
@@ -92,10 +101,7 @@ def score(checkpoint: Path, chips: Path, threads: int) -> dict[str, Any]:
     torch.set_num_threads(threads)
     model, config, taxonomy = load_detector(checkpoint)
     splits = check_chip_folder(chips, taxonomy)
-    scenes = {}
-    for split in splits.values():
-        for image in json.loads(split.path.read_text())["images"]:
-            scenes[Path(image["file_name"]).name] = image["scene"]
+    scenes = chip_scenes(splits)
     data = ChipDataModule(splits, config["detector"]["tile_size"], None, batch_size=1)
     threshold = config["inference"]["score_threshold"]
     overall = DetectionMetrics(taxonomy.classes, threshold)
