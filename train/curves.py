@@ -10,7 +10,14 @@ from typing import Any
 
 from coalwatch.atomic import save_figure
 
-LOSSES = ("loss", "loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
+LOSSES = (
+    "loss",
+    "loss_classifier",
+    "loss_box_reg",
+    "loss_objectness",
+    "loss_rpn_box_reg",
+    "loss_box_iou",
+)
 
 
 def _number(text: str) -> float | None:
