@@ -26,7 +26,6 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
 from coalwatch.model.backbones import BACKBONES, FINE_KEY, build_backbone, check_fine_level
 from coalwatch.model.cascade import CascadeRoIHeads
-from coalwatch.model.quality import QualityRoIHeads
 from coalwatch.model.roi_pool import SparseRoIAlign
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -74,10 +73,6 @@ class DetectorConfig:
     # Cascade R-CNN: one refinement stage per IoU, each trained on the boxes of the stage
     # before at that IoU (coalwatch.model.cascade); empty: plain Faster R-CNN.
     cascade_iou_thresholds: tuple[float, ...] = ()
-    # Localisation-quality scoring (coalwatch.model.quality): the box head also predicts each
-    # box's IoU with its object; a detection scores p ** (1 - w) * iou ** w, w below.
-    iou_branch: bool = False
-    iou_score_weight: float = 0.5
     box_representation_size: int | None = None  # None: the backbone's default
     box_batch_size_per_image: int = 512
     box_positive_fraction: float = 0.25  # at most this share of sampled proposals are objects
@@ -119,10 +114,6 @@ class DetectorConfig:
             raise ValueError("rpn_fine_level needs fine_level (the stride-2 map)")
         if any(not 0 < t < 1 for t in self.cascade_iou_thresholds):
             raise ValueError("cascade_iou_thresholds must lie in (0, 1)")
-        if not 0 <= self.iou_score_weight <= 1:
-            raise ValueError("iou_score_weight must lie in [0, 1]")
-        if self.iou_branch and self.cascade_iou_thresholds:
-            raise ValueError("iou_branch and cascade_iou_thresholds cannot be combined")
         if self.box_head not in ("mlp", "conv"):
             raise ValueError(f"box_head must be 'mlp' or 'conv', got {self.box_head!r}")
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
@@ -278,8 +269,6 @@ def build_detector(
             [FastRCNNPredictor(size, cfg.num_classes + 1) for _, size in stages],
             cfg.cascade_iou_thresholds,
         )
-    if cfg.iou_branch:
-        model.roi_heads = QualityRoIHeads(model.roi_heads, representation, cfg.iou_score_weight)
     model.transform = TileTransform(
         cfg.tile_size, cfg.tile_size, list(cfg.image_mean), list(cfg.image_std)
     )

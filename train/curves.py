@@ -10,14 +10,7 @@ from typing import Any
 
 from coalwatch.atomic import save_figure
 
-LOSSES = (
-    "loss",
-    "loss_classifier",
-    "loss_box_reg",
-    "loss_objectness",
-    "loss_rpn_box_reg",
-    "loss_box_iou",
-)
+LOSSES = ("loss", "loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
 
 
 def _number(text: str) -> float | None:

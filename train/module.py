@@ -19,13 +19,7 @@ from coalwatch.model.checkpoint import InferenceSettings
 from coalwatch.model.detector import DetectorConfig, build_detector
 from coalwatch.train.metrics import DetectionMetrics
 
-LOSS_NAMES = (
-    "loss_classifier",
-    "loss_box_reg",
-    "loss_objectness",
-    "loss_rpn_box_reg",
-    "loss_box_iou",  # model.iou_branch only
-)
+LOSS_NAMES = ("loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
 
 
 @dataclass
@@ -40,7 +34,7 @@ class OptimConfig:
     warmup_steps: int = 50
     min_lr_ratio: float = 0.02  # cosine floor, as a share of lr
     # Weight of each torchvision loss in the sum (the others weigh 1): loss_classifier,
-    # loss_box_reg, loss_objectness, loss_rpn_box_reg, loss_box_iou; a cascade stage's losses
+    # loss_box_reg, loss_objectness, loss_rpn_box_reg; a cascade stage's losses
     # (loss_box_reg_2, ...) take their loss's weight
     loss_weights: dict[str, float] = field(default_factory=dict)
 

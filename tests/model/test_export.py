@@ -175,10 +175,3 @@ def test_cascade_detector_exports_with_parity(tmp_path) -> None:
         backbone="tiny", num_classes=5, tile_size=TILE, cascade_iou_thresholds=(0.6, 0.7)
     )
     _exports_with_parity(build_detector(cfg).eval(), cfg, tmp_path)
-
-
-def test_quality_detector_exports_with_parity(tmp_path) -> None:
-    """The IoU branch and its own post-processing (scores from class and IoU) trace."""
-    torch.manual_seed(0)
-    cfg = DetectorConfig(backbone="tiny", num_classes=5, tile_size=TILE, iou_branch=True)
-    _exports_with_parity(build_detector(cfg).eval(), cfg, tmp_path)
