@@ -46,13 +46,14 @@ def score(
     threads: int,
     nested: float,
     threshold: float | None = None,
+    views: int = 1,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on labelled ``scenes``: per-class rows and overall numbers, counted
     at ``threshold`` (None: the model's own thresholds)."""
     from coalwatch.infer.evaluate import EvalOptions, evaluate
 
     started = time.perf_counter()
-    options = EvalOptions(threads=threads, nested=nested, score=threshold)
+    options = EvalOptions(threads=threads, nested=nested, score=threshold, views=views)
     report = evaluate(scenes, None, model, options)
     data = report.to_dict()
     rows = []
@@ -105,7 +106,7 @@ COLUMNS = [
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    from coalwatch.infer.count_command import add_nested_argument
+    from coalwatch.infer.count_command import add_nested_argument, add_views_argument
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("demo_out/model.onnx"))
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--threads", type=int, default=0)
     add_nested_argument(parser)
+    add_views_argument(parser)
     parser.add_argument("--work", type=Path, default=Path("bench_out/accuracy"))
     parser.add_argument("--json", type=Path, default=Path("bench_out/accuracy.json"))
     parser.add_argument(
@@ -136,7 +138,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             args.scenarios.split(","), args.count, args.work / "held_out", args.seed, args.size
         )
         results["held-out layouts"] = score(
-            held_out, args.model, "held-out layouts", args.threads, args.nested, args.score
+            held_out,
+            args.model,
+            "held-out layouts",
+            args.threads,
+            args.nested,
+            args.score,
+            args.views,
         )
     series_dir = args.series
     if series_dir is None and not args.no_series:
@@ -147,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not args.no_series:
         series = sorted(series_dir.glob("*.tif"))
         results["series"] = score(
-            series, args.model, "port series", args.threads, args.nested, args.score
+            series, args.model, "port series", args.threads, args.nested, args.score, args.views
         )
     rows = [row for r in results.values() for row in r["rows"]]
     print(table(rows, COLUMNS, f"Accuracy of {args.model}"))

@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tile-overlap", type=int, help="tile overlap (default: the model's)")
     add_nested_argument(parser)
+    add_views_argument(parser)
     parser.add_argument(
         "--threads",
         type=int,
@@ -64,6 +65,20 @@ def add_nested_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_views_argument(parser: argparse.ArgumentParser) -> None:
+    """``--views N``, shared by ``count`` and ``evaluate``."""
+    from coalwatch.infer.views import VIEW_COUNTS
+
+    parser.add_argument(
+        "--views",
+        type=int,
+        choices=VIEW_COUNTS,
+        default=1,
+        help="also detect on each tile turned (4: the quarter turns) and mirrored (8), and "
+        "fuse the boxes: tighter boxes, fewer lone false alarms, N times the time (default 1)",
+    )
+
+
 def _share(text: str) -> float:
     """A number in (0, 1] for argparse."""
     value = float(text)
@@ -87,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         aoi_path=None if args.aoi is None else str(args.aoi),
         resample=not args.no_resample,
         nested=args.nested,
+        views=args.views,
     )
     preflight(args.scenes, args.model, options)
     with counting_progress(len(args.scenes), enabled=not args.quiet) as progress:

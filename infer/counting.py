@@ -53,6 +53,7 @@ class CountOptions:
     # GDAL's block cache; its default (5% of RAM) grows with the scene, this keeps it flat
     gdal_cache_mb: int = 256
     resample: bool = True  # False: read scenes at their own GSD whatever the model's
+    views: int = 1  # 4 or 8: each tile also rotated (and mirrored), detections fused
 
 
 @dataclass
@@ -121,7 +122,8 @@ def _detect_tiles(
     for model_tile in tiles:
         read += 1
         valid += model_tile.valid_pixels
-        dets = drop_nested(detector.detect(model_tile.image, options.score), options.nested)
+        dets = detector.detect(model_tile.image, options.score, options.views)
+        dets = drop_nested(dets, options.nested)
         dets = dets.scale(model_tile.scale_x, model_tile.scale_y)
         dets = dets.translate(model_tile.tile.x, model_tile.tile.y)
         per_tile.append((model_tile.tile, dets))

@@ -40,6 +40,7 @@ class EvalOptions:
     class_map: Mapping[str, str] | None = None  # COCO category -> class
     keep_occluded: bool = False  # score labels flagged occluded like any other
     nested: float = NESTED_SHARE  # as CountOptions.nested
+    views: int = 1  # as CountOptions.views
 
 
 @dataclass
@@ -275,6 +276,7 @@ def plan_evaluation(
         tile_overlap=options.tile_overlap,
         threads=options.threads,
         nested=options.nested,
+        views=options.views,
     )
     per_class = dict(meta.class_score_thresholds) if options.score is None else {}
     return EvalPlan(Path(model_path), truths, levels, threshold, count_options, per_class)

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from coalwatch.infer.count_command import add_nested_argument
+from coalwatch.infer.count_command import add_nested_argument, add_views_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile-size", type=int, help="tile size (default: the model's)")
     parser.add_argument("--tile-overlap", type=int, help="tile overlap (default: the model's)")
     add_nested_argument(parser)
+    add_views_argument(parser)
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads")
     parser.add_argument("--json", action="store_true", help="print eval.json to stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         class_map=class_map or None,
         keep_occluded=args.keep_occluded,
         nested=args.nested,
+        views=args.views,
     )
     plan = plan_evaluation(scenes, labels, args.model, options)
     with counting_progress(len(plan.truths), enabled=not args.quiet) as progress:

@@ -18,6 +18,7 @@ import numpy as np
 from coalwatch.errors import InputError
 from coalwatch.infer.detections import Detections
 from coalwatch.infer.metadata import ModelMetadata, metadata_of_session
+from coalwatch.infer.views import detect_views
 
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("boxes", "labels", "scores")
@@ -61,17 +62,23 @@ class OnnxDetector:
     def class_names(self) -> tuple[str, ...]:
         return self.metadata.taxonomy_obj.classes
 
-    def detect(self, image: np.ndarray, score: float | None = None) -> Detections:
+    def detect(self, image: np.ndarray, score: float | None = None, views: int = 1) -> Detections:
         """Detections for one float32 (3, H, W) image in [0, 1], scoring at least ``score``.
 
-        ``score`` defaults to the model's own thresholds (per class where it has them).
+        ``score`` defaults to the model's own thresholds (per class where it has them);
+        ``views`` 4 or 8 fuses the detections of rotated and mirrored copies
+        (:mod:`coalwatch.infer.views`) before the threshold.
         """
         if image.ndim != 3 or image.shape[0] != 3:
             raise ValueError(f"image must be (3, H, W), got {image.shape}")
+        dets = detect_views(self.raw_detections, image, views)
+        return dets.above(self.metadata.thresholds_by_class_id() if score is None else score)
+
+    def raw_detections(self, image: np.ndarray) -> Detections:
+        """Everything the model outputs for one (3, H, W) image (its own score floor)."""
         feed = {INPUT_NAME: np.ascontiguousarray(image, dtype=np.float32)}
         boxes, labels, scores = self.session.run(list(OUTPUT_NAMES), feed)
-        dets = Detections(boxes.reshape(-1, 4), scores.reshape(-1), labels.reshape(-1))
-        return dets.above(self.metadata.thresholds_by_class_id() if score is None else score)
+        return Detections(boxes.reshape(-1, 4), scores.reshape(-1), labels.reshape(-1))
 
 
 @lru_cache(maxsize=4)

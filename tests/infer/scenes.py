@@ -11,6 +11,7 @@ from scipy import ndimage
 
 from coalwatch.infer.detections import Detections
 from coalwatch.infer.metadata import ModelMetadata
+from coalwatch.infer.views import detect_views
 from coalwatch.labels.taxonomy import load_taxonomy
 
 UTM52N = "EPSG:32652"
@@ -71,7 +72,11 @@ class DarkBlobDetector:
             score_threshold=0.5,
         )
 
-    def detect(self, image: np.ndarray, score: float | None = None) -> Detections:
+    def detect(self, image: np.ndarray, score: float | None = None, views: int = 1) -> Detections:
+        return detect_views(self.find, image, views)
+
+    def find(self, image: np.ndarray) -> Detections:
+        """Every dark blob of one (3, H, W) image."""
         dark = (image.mean(axis=0) < 0.4) & (image.mean(axis=0) > 0.02)
         labelled, _ = ndimage.label(dark)
         boxes, classes = [], []

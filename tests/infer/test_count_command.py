@@ -12,7 +12,9 @@ import pytest
 
 from coalwatch.cli import main
 from coalwatch.infer.counting import count_scene
+from coalwatch.infer.session import OnnxDetector
 
+from .conftest import synthetic_tile
 from .scenes import write_scene
 
 CARS_PER_DATE = {"2018-02-04": 14, "2018-02-08": 16, "2018-02-12": 15, "2018-03-01": 3}
@@ -141,3 +143,24 @@ def test_nested_must_be_a_share(share, trained_onnx, series_dir, capsys) -> None
         main(["count", scene, "--model", str(trained_onnx), "--nested", share])
     assert stop.value.code == 2
     assert f"{share} is not a share in (0, 1]" in capsys.readouterr().err
+
+
+def test_views_fuse_what_the_trained_model_sees_in_each_orientation(trained_onnx) -> None:
+    """The test model trained on level cars only: of four quarter turns, the two that keep
+    the cars level find them, so each fused car box sits on the car at half its score."""
+    image, _, labels = synthetic_tile(np.random.default_rng(5))
+    detector = OnnxDetector(trained_onnx)
+    one = detector.detect(image, score=0.3).of_class(1)
+    four = detector.detect(image, score=0.3 / 2, views=4).of_class(1)
+    assert len(one) == len(four) == int((labels == 1).sum()) > 0
+    one, four = one.select(np.lexsort(one.boxes.T)), four.select(np.lexsort(four.boxes.T))
+    np.testing.assert_allclose(four.boxes, one.boxes, atol=1.5)
+    np.testing.assert_allclose(four.scores, one.scores / 2, atol=0.02)
+
+
+def test_views_must_be_one_four_or_eight(trained_onnx, series_dir, capsys) -> None:
+    scene = str(series_dir / "site_2018-02-04.tif")
+    with pytest.raises(SystemExit) as stop:
+        main(["count", scene, "--model", str(trained_onnx), "--views", "3"])
+    assert stop.value.code == 2
+    assert "--views" in capsys.readouterr().err

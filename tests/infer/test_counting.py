@@ -49,6 +49,20 @@ def test_train_across_seams_and_heap_on_a_seam(tmp_path, blobs) -> None:
     pickle.loads(pickle.dumps(result))  # ready for a process pool or a cluster
 
 
+def test_turned_and_mirrored_views_count_the_same_train(tmp_path, blobs) -> None:
+    """A detector that sees the same in any orientation: 8 fused views change nothing."""
+    blobs(tile_size=256, overlap=64)
+    scene = write_scene(tmp_path / "s.tif", [*train_of_cars(30, 300, 12), (180, 100, 260, 150)])
+    one = count_scene(scene, "unused.onnx")
+    eight = count_scene(scene, "unused.onnx", CountOptions(views=8))
+    assert eight.counts == one.counts and one.counts["ore_car"] == 12
+    order = np.lexsort(one.detections.boxes.T)
+    np.testing.assert_allclose(
+        eight.detections.boxes[np.lexsort(eight.detections.boxes.T)], one.detections.boxes[order]
+    )
+    np.testing.assert_allclose(eight.detections.scores, 0.9, rtol=1e-6)
+
+
 def test_resampled_read_returns_scene_pixels(tmp_path, blobs) -> None:
     blobs(tile_size=256, overlap=64, gsd=1.0)  # model at 1 m, scene at 0.5 m
     cars = train_of_cars(40, 200, 12, gap=4)
