@@ -6,7 +6,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +71,27 @@ def write_json(path: str | Path, record: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1, default=str) + "\n")
     return path
+
+
+def checkpoint_bench(
+    argv: list[str] | None,
+    description: str,
+    measure: Callable[[Path, Path, int], list[dict[str, Any]]],
+    name: str,
+    title: str,
+) -> int:
+    """The command line of a bench measuring one checkpoint on a chip folder: ``--checkpoint
+    --chips [--threads] [--out]``; ``measure(checkpoint, chips, threads)`` gives the rows,
+    written to ``bench_out/NAME.json`` (or ``--out``) and printed as a table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--chips", type=Path, required=True, help="a chip folder (test chips)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path(f"bench_out/{name}.json"))
+    args = parser.parse_args(argv)
+    rows = measure(args.checkpoint, args.chips, args.threads)
+    write_json(args.out, {"checkpoint": str(args.checkpoint), "rows": rows})
+    print(table(rows, list(rows[0]), f"{title}: {args.checkpoint}"))
+    return 0

@@ -11,14 +11,13 @@ the RPN loses from what the box head loses.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table, write_json
+from common import checkpoint_bench
 from train_cpu import chip_scenes, scenario_of
 
 
@@ -78,16 +77,8 @@ def coverage(checkpoint: Path, chips: Path, threads: int) -> list[dict[str, Any]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--chips", type=Path, required=True, help="a chip folder (test chips)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("bench_out/proposals.json"))
-    args = parser.parse_args(argv)
-    rows = coverage(args.checkpoint, args.chips, args.threads)
-    write_json(args.out, {"checkpoint": str(args.checkpoint), "rows": rows})
-    print(table(rows, list(rows[0]), f"Anchor and proposal coverage: {args.checkpoint}"))
-    return 0
+    title = "Anchor and proposal coverage"
+    return checkpoint_bench(argv, __doc__.splitlines()[0], coverage, "proposals", title)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,12 @@ left below them is objects the head never boxed tightly in any class.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table, write_json
+from common import checkpoint_bench
 from train_cpu import chip_scenes, scenario_of
 
 SCORE_FLOOR = 0.05  # the detector's own floor (box_score_thresh), applied after re-scoring
@@ -110,16 +109,8 @@ def ranking(checkpoint: Path, chips: Path, threads: int) -> list[dict[str, Any]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--chips", type=Path, required=True, help="a chip folder (test chips)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("bench_out/ranking.json"))
-    args = parser.parse_args(argv)
-    rows = ranking(args.checkpoint, args.chips, args.threads)
-    write_json(args.out, {"checkpoint": str(args.checkpoint), "rows": rows})
-    print(table(rows, list(rows[0]), f"Test AP50 under model and oracle scores: {args.checkpoint}"))
-    return 0
+    title = "Test AP50 under model and oracle scores"
+    return checkpoint_bench(argv, __doc__.splitlines()[0], ranking, "ranking", title)
 
 
 if __name__ == "__main__":
