@@ -11,7 +11,7 @@ and relative). No torch.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,7 @@ class EvalReport:
     left_out: dict[str, int] = field(default_factory=dict)  # labels the model cannot predict
     seconds: float = 0.0
     class_thresholds: dict[str, float] = field(default_factory=dict)  # leaf class -> score
+    views: int = 1  # turned and mirrored views fused per tile (CountOptions.views)
 
     def _per_class_text(self) -> str:
         if not self.class_thresholds:
@@ -121,6 +122,7 @@ class EvalReport:
             "score_threshold": self.scores.threshold,
             "class_score_thresholds": self.class_thresholds,
             "iou_threshold": 0.5,
+            "views": self.views,
             "overall": {
                 "mAP": _r(self.scores.map),
                 "mAP50": _r(self.scores.map50),
@@ -294,9 +296,10 @@ def run_evaluation(
         results.append(result)
         if on_scene is not None:
             on_scene(result)
-    return score_results(
+    report = score_results(
         results, plan.truths, plan.levels, plan.threshold, str(plan.model), plan.class_thresholds
     )
+    return replace(report, views=plan.count_options.views)
 
 
 def evaluate(

@@ -56,6 +56,15 @@ def test_perfect_detections_score_one(tmp_path, blobs) -> None:
     assert data["overall"]["precision"] == 1.0 and data["overall"]["recall"] == 1.0
     assert data["scenes"][0]["error"] == {c: 0 for c in report.categories}
     assert data["classes"]["ore_car"]["count_true"] == 5
+    assert data["views"] == 1
+
+
+def test_fused_views_are_recorded_and_score_alike(tmp_path, blobs) -> None:
+    tif = labelled_scene(tmp_path, "yard", cars_and_heap())
+    data = evaluate.evaluate([tif], None, "unused.onnx", EvalOptions(views=8)).to_dict()
+    assert data["views"] == 8
+    assert data["classes"]["ore_car"]["AP50"] == pytest.approx(1.0)
+    assert data["classes"]["ore_car"]["count_predicted"] == 5
 
 
 def test_per_class_thresholds_of_the_model_pick_what_is_counted(tmp_path, blobs) -> None:
