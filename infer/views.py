@@ -63,7 +63,8 @@ def detect_views(
 
 
 def fuse_views(found: Sequence[Detections], iou: float = FUSE_IOU) -> Detections:
-    """Weighted box fusion of one image's detections under ``len(found)`` views."""
+    """Weighted box fusion of one image's detections under ``len(found)`` views (boxes,
+    scores and classes; extra columns do not carry over)."""
     views = len(found)
     every = Detections.concat([Detections(d.boxes, d.scores, d.class_ids) for d in found])
     parts = [_fuse_class(every.of_class(int(c)), views, iou) for c in np.unique(every.class_ids)]
@@ -71,6 +72,7 @@ def fuse_views(found: Sequence[Detections], iou: float = FUSE_IOU) -> Detections
 
 
 def _fuse_class(dets: Detections, views: int, iou: float) -> Detections:
+    """Weighted box fusion of the (non-empty) detections of one class."""
     order = np.argsort(-dets.scores, kind="stable")
     boxes, scores = dets.boxes[order], dets.scores[order].astype(np.float64)
     weighted = np.zeros_like(boxes)  # per fused box: sum of score * box
@@ -88,8 +90,7 @@ def _fuse_class(dets: Detections, views: int, iou: float) -> Detections:
         fused[j] = weighted[j] / weight[j]
     mean_score = weight[:n] / members[:n]
     agreement = np.minimum(members[:n], views) / views
-    class_ids = np.full(n, dets.class_ids[0] if len(dets) else 0)
-    return Detections(fused[:n], mean_score * agreement, class_ids)
+    return Detections(fused[:n], mean_score * agreement, np.full(n, dets.class_ids[0]))
 
 
 def _best_match(box: np.ndarray, fused: np.ndarray, iou: float) -> int:
