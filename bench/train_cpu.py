@@ -174,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="bench_out/train_cpu")
     parser.add_argument("--skip-train", action="store_true", help="score an existing run")
     parser.add_argument("--skip-test", action="store_true", help="train only (a speed probe)")
+    from coalwatch.infer.views import VIEW_COUNTS
+
     parser.add_argument(
-        "--views", type=int, choices=(1, 4, 8), default=1, help="score on fused turned views"
+        "--views", type=int, choices=VIEW_COUNTS, default=1, help="score on fused turned views"
     )
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)

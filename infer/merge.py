@@ -77,6 +77,12 @@ def _share_of_smaller(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return _intersection(box, boxes) / smaller
 
 
+def iou_with(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of ``box`` with each of ``boxes``."""
+    inter = _intersection(box, boxes)
+    return inter / np.maximum(_area(box) + _area(boxes) - inter, 1e-9)
+
+
 def _overlap_1d(lo: float, hi: float, los: np.ndarray, his: np.ndarray) -> np.ndarray:
     """1-D intersection over the shorter interval."""
     inter = np.clip(np.minimum(hi, his) - np.maximum(lo, los), 0, None)

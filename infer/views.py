@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from coalwatch.infer.detections import Detections
+from coalwatch.infer.merge import iou_with
 
 VIEW_COUNTS = (1, 4, 8)
 FUSE_IOU = 0.55  # a box joins a fused box at more than this IoU
@@ -97,11 +98,6 @@ def _best_match(box: np.ndarray, fused: np.ndarray, iou: float) -> int:
     """Index of the fused box ``box`` overlaps most at IoU above ``iou``, else -1."""
     if not len(fused):
         return -1
-    lt = np.maximum(fused[:, :2], box[:2])
-    rb = np.minimum(fused[:, 2:], box[2:])
-    inter = np.clip(rb - lt, 0, None).prod(1)
-    areas = (fused[:, 2:] - fused[:, :2]).prod(1)
-    union = areas + (box[2:] - box[:2]).prod() - inter
-    overlap = inter / np.maximum(union, 1e-9)
+    overlap = iou_with(box, fused)
     j = int(overlap.argmax())
     return j if overlap[j] > iou else -1
