@@ -13,7 +13,8 @@
 #   FIXED_STEPS=1250 ...                   # B at these steps, without the speed probe
 #
 # The GPU machine has torch, lightning, timm, onnx and opencv but none of coalwatch's other
-# dependencies: they travel as cp312 wheels in .whl (git-ignored), coalwatch's own wheel too.
+# dependencies: they travel as cp312 wheels in .whl (git-ignored), coalwatch's own wheel too,
+# or unpacked in .whl/site.tar.xz (bench/device_site.sh; the wheels now pass 64 MiB).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -35,8 +36,12 @@ if [[ -n "${SMOKE:-}" ]]; then
   recipe=(data.synthetic.train_scenes=2 data.synthetic.val_scenes=1)
 else
   py=python3
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit 1
+  if [[ -f .whl/site.tar.xz ]]; then  # bench/device_site.sh: the wheels, unpacked and packed
+    mkdir -p /tmp/site && tar xJf .whl/site.tar.xz -C /tmp/site || exit 1
+  else
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .whl/*.whl || exit 1
+  fi
   export PYTHONPATH=/tmp/site
   accel=(trainer.accelerator=gpu)
   scenes=(data.synthetic.train_scenes=8 data.synthetic.val_scenes=1)

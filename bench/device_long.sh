@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The CPU default's recipe (configs/cpu.yaml) trained for several times its steps on a lent GPU,
+# one run per seed side by side on the one card (the recipe keeps an H100 busy 14% of the
+# time: it is bound by Python, not the GPU). The runs outlive a device call (setsid), so a
+# schedule longer than one call's 10 minutes takes two calls on the same warm machine:
+#
+#   bench/device_long.sh start     # unpack .whl/site.tar.xz, render the chips, launch the runs,
+#                                  # wait up to WAIT_S seconds, pack what there is
+#   bench/device_long.sh collect   # wait for the runs (up to WAIT_S), pack logs and models
+#   SMOKE=1 OUT=/tmp/dl bench/device_long.sh start   # the same flow on this CPU, a few steps
+#
+# Settings (environment): SEEDS ("0 1"), STEPS (the cosine schedule's length, 7500),
+# TRAIN_S (each run's time cap in seconds, 560), WAIT_S (500). Results in $OUT:
+# results.tgz (logs, metrics, nvidia-smi samples, training curves) and seedN_half.ckpt,
+# each run's final model in half precision without optimizer state (12 MB: it comes back,
+# and bench/train_cpu.py --skip-train scores it here; the site is built by
+# bench/device_site.sh).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+: "${OUT:?set OUT to a results folder}"
+verb=${1:?start or collect}
+start=$(date +%s)
+seeds=${SEEDS:-0 1}
+steps=${STEPS:-7500}
+train_s=${TRAIN_S:-560}
+wait_s=${WAIT_S:-500}
+work=${WORK:-/tmp/device_long}
+res=$work/results
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 NO_ALBUMENTATIONS_UPDATE=1
+if [[ -n "${SMOKE:-}" ]]; then
+  py=$PWD/.venv/bin/python
+  device=(trainer.accelerator=cpu trainer.precision=32-true data.num_workers=0 trainer.num_threads=1)
+  scenes=(data.synthetic.train_scenes=2 data.synthetic.val_scenes=1)
+  steps=${STEPS:-6}
+else
+  py=python3
+  device=(trainer.accelerator=gpu data.num_workers=5 trainer.num_threads=4)
+  scenes=()
+  export PYTHONPATH=/tmp/site
+fi
+elapsed() { echo $(( $(date +%s) - start )); }
+pack() { tar czf "$OUT/results.tgz.tmp" -C "$res" . && mv "$OUT/results.tgz.tmp" "$OUT/results.tgz"; }
+running() {  # seeds whose run has not written its exit status yet
+  local seed
+  for seed in $seeds; do [[ -f $work/seed$seed.rc ]] || echo "$seed"; done
+}
+wait_runs() {
+  while [[ -n $(running) ]] && (( $(elapsed) < wait_s )); do sleep 5; done
+  for seed in $seeds; do
+    csv=$work/seed$seed/run/logs/csv/metrics.csv  # flushed every 100 steps
+    echo "seed $seed: step $(tail -1 "$csv" 2>/dev/null | cut -d, -f2) logged at $(elapsed) s"
+    cp "$csv" "$res/seed${seed}_metrics.csv" 2>/dev/null
+    cp "$work/seed$seed/run/metrics.json" "$res/seed${seed}_metrics.json" 2>/dev/null
+    for png in "$work/seed$seed/run/"*.png; do
+      [[ -f $png ]] && cp "$png" "$res/seed${seed}_$(basename "$png")"
+    done
+  done
+  pack
+}
+
+if [[ $verb == start ]]; then
+  rm -rf "$work" && mkdir -p "$res"
+  if [[ -z "${SMOKE:-}" ]]; then
+    mkdir -p /tmp/site && tar xJf .whl/site.tar.xz -C /tmp/site || exit 1
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$res/gpu.txt"
+  fi
+  "$py" -c "import torch, torchvision, lightning; print('torch', torch.__version__, \
+torchvision.__version__, 'lightning', lightning.__version__, torch.cuda.is_available())" \
+    | tee -a "$res/gpu.txt"
+  echo "== chips ($(elapsed) s)"
+  cat > "$work/render_chips.py" <<'PY'
+import sys
+from pathlib import Path
+
+from coalwatch.resources import resolve_config
+from coalwatch.train.config import load_run_config
+from coalwatch.train.synthetic import synthesise_chips
+
+if __name__ == "__main__":  # scenes render in spawned processes
+    run, _ = load_run_config(resolve_config("cpu", ""), sys.argv[2:])
+    synthesise_chips(run.data.synthetic, run.data.taxonomy, Path(sys.argv[1]), False)
+PY
+  "$py" "$work/render_chips.py" "$work/chips" "${scenes[@]}" > "$res/chips.log" 2>&1 \
+    || { tail -5 "$res/chips.log"; pack; exit 1; }
+  cap=$(printf '00:00:%02d:%02d' $(( train_s / 60 )) $(( train_s % 60 )))
+  echo "== runs: seeds $seeds, $steps steps, time cap $cap ($(elapsed) s)"
+  for seed in $seeds; do
+    setsid bash -c "'$py' bench/train_cpu.py --skip-test --config cpu --out '$work/seed$seed' \
+      ${device[*]} ${scenes[*]} data.chips='$work/chips' seed=$seed trainer.max_steps=$steps \
+      trainer.max_time=$cap trainer.check_val_every_n_epoch=1000 trainer.progress=false \
+      > '$res/seed$seed.log' 2>&1 < /dev/null; echo \$? > '$work/seed$seed.rc'" &
+  done
+  if command -v nvidia-smi > /dev/null; then
+    setsid bash -c "nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used \
+      --format=csv,noheader,nounits -lms 1000 > '$res/smi.csv' 2>&1 < /dev/null" &
+  fi
+  wait_runs
+  echo "== start returns with seeds still running: $(running | tr '\n' ' ')($(elapsed) s)"
+elif [[ $verb == collect ]]; then
+  wait_runs
+  pkill -f "nvidia-smi --query-gpu" 2>/dev/null
+  for seed in $seeds; do
+    echo "seed $seed exit status: $(cat "$work/seed$seed.rc" 2>/dev/null || echo 'still running')"
+    ckpt=$work/seed$seed/run/best.ckpt
+    [[ -f $ckpt ]] || continue
+    "$py" - "$ckpt" "$OUT/seed${seed}_half.ckpt" <<'PY'
+import sys
+
+import torch
+
+ckpt = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
+state = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+torch.save({"hyper_parameters": ckpt["hyper_parameters"], "state_dict": state}, sys.argv[2])
+PY
+  done
+  pack
+  echo "== collected ($(elapsed) s)"
+fi
