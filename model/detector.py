@@ -27,7 +27,6 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from coalwatch.model.backbones import BACKBONES, FINE_KEY, build_backbone, check_fine_level
 from coalwatch.model.cascade import CascadeRoIHeads
 from coalwatch.model.roi_pool import SparseRoIAlign
-from coalwatch.model.sampling import IoUBalancedRoIHeads
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -79,9 +78,6 @@ class DetectorConfig:
     box_positive_fraction: float = 0.25  # at most this share of sampled proposals are objects
     box_fg_iou_thresh: float = 0.5
     box_bg_iou_thresh: float = 0.5
-    # Background proposals for the box head drawn evenly from this many IoU bins below
-    # box_bg_iou_thresh (coalwatch.model.sampling); 0: at random, as torchvision draws them.
-    box_negative_iou_bins: int = 0
     box_detections_per_img: int = 300  # dense rail yards hold hundreds of cars per tile
     box_score_thresh: float = 0.05
     box_nms_thresh: float = 0.5
@@ -113,8 +109,6 @@ class DetectorConfig:
             raise ValueError("aspect_ratios must be positive")
         if not 0 < self.box_positive_fraction <= 1:
             raise ValueError("box_positive_fraction must be in (0, 1]")
-        if self.box_negative_iou_bins < 0:
-            raise ValueError("box_negative_iou_bins must be 0 (random) or a number of bins")
         check_fine_level(self.backbone, self.fine_level)
         if self.rpn_fine_level and not self.fine_level:
             raise ValueError("rpn_fine_level needs fine_level (the stride-2 map)")
@@ -267,22 +261,6 @@ def build_detector(
         RPN_NMS_THRESH,
         fine=cfg.rpn_fine_level,
     )
-    if cfg.box_negative_iou_bins:
-        heads = model.roi_heads
-        model.roi_heads = IoUBalancedRoIHeads(
-            heads.box_roi_pool,
-            heads.box_head,
-            heads.box_predictor,
-            cfg.box_fg_iou_thresh,
-            cfg.box_bg_iou_thresh,
-            cfg.box_batch_size_per_image,
-            cfg.box_positive_fraction,
-            None,  # torchvision's box-coder weights, as FasterRCNN passes them
-            cfg.box_score_thresh,
-            cfg.box_nms_thresh,
-            cfg.box_detections_per_img,
-            iou_bins=cfg.box_negative_iou_bins,
-        )
     if cfg.cascade_iou_thresholds:
         stages = [_box_head(cfg, channels) for _ in cfg.cascade_iou_thresholds]
         model.roi_heads = CascadeRoIHeads(
