@@ -6,7 +6,13 @@ with ``coalwatch.infer.evaluate`` at leaf level: AP50 per class and the count er
 class (mean absolute error per scene, and relative error of the total). The series: the
 dated port series (``render_series``), scored the same way against its labels.
 
+``--calibrate`` also calibrates per-class count thresholds on the held-out layouts
+(:mod:`coalwatch.infer.calibration`) and scores the series at them, beside the series
+calibrated on itself: the least count error per-class thresholds can reach there. Each set
+is counted once and scored at every set of thresholds.
+
     python bench/accuracy.py --model demo_out/model.onnx [--series demo_out/series] [--count 0]
+    python bench/accuracy.py --model M --views 8 --calibrate
 """
 
 from __future__ import annotations
@@ -39,22 +45,34 @@ def render_held_out(
     return paths
 
 
-def score(
+def count_set(
     scenes: list[Path],
     model: Path,
-    label: str,
     threads: int,
     nested: float,
-    threshold: float | None = None,
-    views: int = 1,
-) -> dict[str, Any]:
-    """Evaluate ``model`` on labelled ``scenes``: per-class rows and overall numbers, counted
-    at ``threshold`` (None: the model's own thresholds)."""
-    from coalwatch.infer.evaluate import EvalOptions, evaluate
+    threshold: float | None,
+    views: int,
+    class_scores: dict[str, float] | None,
+) -> tuple[Any, list[Any], float]:
+    """Count labelled ``scenes`` once (every detection kept): the evaluation plan, the
+    per-scene results and the seconds it took."""
+    from coalwatch.infer.evaluate import EvalOptions, count_labelled, plan_evaluation
 
     started = time.perf_counter()
-    options = EvalOptions(threads=threads, nested=nested, score=threshold, views=views)
-    report = evaluate(scenes, None, model, options)
+    options = EvalOptions(
+        threads=threads, nested=nested, score=threshold, views=views, class_scores=class_scores
+    )
+    plan = plan_evaluation(scenes, None, model, options)
+    results = count_labelled(plan)
+    return plan, results, time.perf_counter() - started
+
+
+def summarise(plan: Any, results: list[Any], label: str, seconds: float, **change: Any) -> dict:
+    """Per-class rows and overall numbers of counted ``results`` at the thresholds of
+    ``plan`` (with ``change`` applied: other thresholds, a calibration)."""
+    from coalwatch.infer.evaluate import report_of
+
+    report = report_of(dataclasses.replace(plan, **change), results)
     data = report.to_dict()
     rows = []
     for name, c in data["classes"].items():
@@ -84,12 +102,12 @@ def score(
             "recall": data["overall"]["recall"],
         }
     )
-    return {
-        "scenes": len(scenes),
-        "seconds": round(time.perf_counter() - started, 1),
-        "rows": rows,
-        "eval": data,
-    }
+    return {"scenes": len(results), "seconds": round(seconds, 1), "rows": rows, "eval": data}
+
+
+def calibrated(plan: Any, thresholds: dict[str, float]) -> dict[str, dict[str, float]]:
+    """``plan``'s per-class thresholds with ``thresholds`` over them."""
+    return {"class_thresholds": {**plan.class_thresholds, **thresholds}}
 
 
 COLUMNS = [
@@ -106,7 +124,11 @@ COLUMNS = [
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    from coalwatch.infer.count_command import add_nested_argument, add_views_argument
+    from coalwatch.infer.count_command import (
+        add_nested_argument,
+        add_views_argument,
+        thresholds_and_views,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("demo_out/model.onnx"))
@@ -128,24 +150,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         type=float,
         help="count at this score for every class (default: the model's own thresholds)",
     )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="calibrate per-class count thresholds on the held-out layouts and count the "
+        "series with them too (beside the bound: the series calibrated on itself)",
+    )
     args = parser.parse_args(argv)
     if args.count < 0 or (args.count == 0 and args.no_series):
         parser.error("nothing to score: --count must be positive, or the series scored")
 
+    thresholds, views = thresholds_and_views(args.thresholds, args.views, args.model)
+    count = (args.model, args.threads, args.nested, args.score, views, thresholds)
     results = {}
+    calibration = None
     if args.count:
         held_out = render_held_out(
             args.scenarios.split(","), args.count, args.work / "held_out", args.seed, args.size
         )
-        results["held-out layouts"] = score(
-            held_out,
-            args.model,
-            "held-out layouts",
-            args.threads,
-            args.nested,
-            args.score,
-            args.views,
+        plan, counted, seconds = count_set(held_out, *count)
+        results["held-out layouts"] = summarise(
+            plan, counted, "held-out layouts", seconds, calibrate=args.calibrate
         )
+        calibration = results["held-out layouts"]["eval"]["calibration"]
     series_dir = args.series
     if series_dir is None and not args.no_series:
         from coalwatch.labels.synth import render_series
@@ -153,10 +180,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         series_dir = args.work / "series"
         render_series("port_series", series_dir, seed=0)
     if not args.no_series:
-        series = sorted(series_dir.glob("*.tif"))
-        results["series"] = score(
-            series, args.model, "port series", args.threads, args.nested, args.score, args.views
-        )
+        plan, counted, seconds = count_set(sorted(series_dir.glob("*.tif")), *count)
+        results["series"] = summarise(plan, counted, "port series", seconds, calibrate=True)
+        if calibration is not None:  # the held-out calibration, applied to the series
+            label = "port series, held-out calibration"
+            chosen = calibration["class_score_thresholds"]
+            results[label] = summarise(plan, counted, label, 0.0, **calibrated(plan, chosen))
+        if args.calibrate:  # the least count error per-class thresholds reach on the series
+            label = "port series, its own calibration (bound)"
+            own = results["series"]["eval"]["calibration"]["class_score_thresholds"]
+            results[label] = summarise(plan, counted, label, 0.0, **calibrated(plan, own))
     rows = [row for r in results.values() for row in r["rows"]]
     print(table(rows, COLUMNS, f"Accuracy of {args.model}"))
     record = {"model": str(args.model), "machine": machine(), "results": results}

@@ -73,10 +73,31 @@ def add_views_argument(parser: argparse.ArgumentParser) -> None:
         "--views",
         type=int,
         choices=VIEW_COUNTS,
-        default=1,
         help="also detect on each tile turned (4: the quarter turns) and mirrored (8), and "
-        "fuse the boxes: tighter boxes, fewer lone false alarms, N times the time (default 1)",
+        "fuse the boxes: tighter boxes, fewer lone false alarms, N times the time "
+        "(default 1, or the views of --thresholds)",
     )
+    parser.add_argument(
+        "--thresholds",
+        type=Path,
+        help="per-class score thresholds from evaluate --calibrate (thresholds.json); "
+        "classes it names override --score and the model's",
+    )
+
+
+def thresholds_and_views(
+    thresholds_path: Path | None, views: int | None, model: Path
+) -> tuple[dict[str, float] | None, int]:
+    """The per-class thresholds of ``--thresholds`` (None without it) and the view count:
+    ``--views``, else the file's, else 1; a file made under other views is refused."""
+    from coalwatch.infer.calibration import check_views, read_thresholds
+    from coalwatch.infer.session import detector_for
+
+    if thresholds_path is None:
+        return None, check_views(None, views)
+    classes = detector_for(model).metadata.taxonomy_obj.classes
+    thresholds = read_thresholds(thresholds_path, classes)
+    return thresholds.class_scores, check_views(thresholds, views)
 
 
 def _share(text: str) -> float:
@@ -94,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from coalwatch.infer.preflight import preflight
     from coalwatch.infer.progress import counting_progress
 
+    class_scores, views = thresholds_and_views(args.thresholds, args.views, args.model)
     options = CountOptions(
         score=args.score,
         tile_size=args.tile_size,
@@ -102,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         aoi_path=None if args.aoi is None else str(args.aoi),
         resample=not args.no_resample,
         nested=args.nested,
-        views=args.views,
+        views=views,
+        class_scores=class_scores,
     )
     preflight(args.scenes, args.model, options)
     with counting_progress(len(args.scenes), enabled=not args.quiet) as progress:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -27,6 +27,7 @@ from coalwatch.infer.aoi import AreasOfInterest, load_aois
 from coalwatch.infer.detections import Detections
 from coalwatch.infer.heaps import heap_pixels, margin_px
 from coalwatch.infer.merge import NESTED_SHARE, drop_nested, merge_tiles
+from coalwatch.infer.metadata import ModelMetadata, thresholds_by_class_id
 from coalwatch.infer.scene_reader import Scene
 from coalwatch.infer.session import OnnxDetector, detector_for
 from coalwatch.labels.radiometry import Scaling
@@ -54,6 +55,8 @@ class CountOptions:
     gdal_cache_mb: int = 256
     resample: bool = True  # False: read scenes at their own GSD whatever the model's
     views: int = 1  # 4 or 8: each tile also rotated (and mirrored), detections fused
+    # per-class thresholds over score or the model's (count --thresholds: a calibration)
+    class_scores: Mapping[str, float] | None = None
 
 
 @dataclass
@@ -105,6 +108,17 @@ class SceneResult:
         return None if self.gsd_m is None else self.width * self.height * self.gsd_m**2 / 1e6
 
 
+def count_threshold(meta: ModelMetadata, options: CountOptions) -> float | np.ndarray | None:
+    """What a detection must score: ``options.score`` (None: the model's thresholds), with
+    ``options.class_scores`` over it by class id where given."""
+    if not options.class_scores:
+        return options.score
+    default = meta.score_threshold if options.score is None else options.score
+    per_class = dict(meta.class_score_thresholds) if options.score is None else {}
+    per_class.update(options.class_scores)
+    return thresholds_by_class_id(meta.taxonomy_obj.classes, default, per_class)
+
+
 def _detect_tiles(
     scene: Scene, detector: OnnxDetector, options: CountOptions, progress: TileProgress | None
 ) -> tuple[Detections, int, int, float]:
@@ -113,6 +127,7 @@ def _detect_tiles(
     overlap = meta.tile_overlap if options.tile_overlap is None else options.tile_overlap
     target = meta.target_gsd(scene.gsd_m) if options.resample else None
     grid, tiles = scene.model_tiles(tile_size, overlap, target)
+    threshold = count_threshold(meta, options)
     per_tile = []
     valid = 0.0
     read = 0
@@ -122,7 +137,7 @@ def _detect_tiles(
     for model_tile in tiles:
         read += 1
         valid += model_tile.valid_pixels
-        dets = detector.detect(model_tile.image, options.score, options.views)
+        dets = detector.detect(model_tile.image, threshold, options.views)
         dets = drop_nested(dets, options.nested)
         dets = dets.scale(model_tile.scale_x, model_tile.scale_y)
         dets = dets.translate(model_tile.tile.x, model_tile.tile.y)

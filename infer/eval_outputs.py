@@ -1,4 +1,5 @@
-"""Write an evaluation's outputs, ``eval.json`` and ``pr_curve.png``, all or nothing."""
+"""Write an evaluation's outputs, ``eval.json``, ``pr_curve.png`` and, when calibrated,
+``thresholds.json``, all or nothing."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from coalwatch.infer.calibration import write_thresholds
 from coalwatch.infer.evaluate import EvalReport
 from coalwatch.infer.pr_curve import write_pr_curve
 
 
 def write_eval_outputs(report: EvalReport, out_dir: str | Path) -> list[Path]:
-    """Write ``eval.json`` and ``pr_curve.png`` into ``out_dir``; returns their paths.
+    """Write ``eval.json``, ``pr_curve.png`` and the calibration's ``thresholds.json`` into
+    ``out_dir``; returns their paths.
 
-    Both are written in a staging folder first and moved in only when both are done;
-    other files in ``out_dir`` are kept.
+    All are written in a staging folder first and moved in only when all are done; other
+    files in ``out_dir`` are kept.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -24,8 +27,12 @@ def write_eval_outputs(report: EvalReport, out_dir: str | Path) -> list[Path]:
     try:
         (staging / "eval.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
         write_pr_curve(report, staging / "pr_curve.png")
+        names = ["eval.json", "pr_curve.png"]
+        if report.calibration is not None:
+            write_thresholds(report.calibration, staging / "thresholds.json")
+            names.append("thresholds.json")
         final = []
-        for name in ("eval.json", "pr_curve.png"):
+        for name in names:
             os.replace(staging / name, out_dir / name)
             final.append(out_dir / name)
         return final

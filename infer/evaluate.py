@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from coalwatch.errors import InputError
+from coalwatch.infer.calibration import CountCalibration, calibrate_class
 from coalwatch.infer.coco_metrics import CocoScores, ImageBoxes, coco_scores
 from coalwatch.infer.counting import CountOptions, SceneResult, count_scene
 from coalwatch.infer.eval_truth import LevelMap, SceneTruth, load_truth
@@ -41,6 +42,8 @@ class EvalOptions:
     keep_occluded: bool = False  # score labels flagged occluded like any other
     nested: float = NESTED_SHARE  # as CountOptions.nested
     views: int = 1  # as CountOptions.views
+    class_scores: Mapping[str, float] | None = None  # per-class thresholds (a calibration)
+    calibrate: bool = False  # also calibrate per-class count thresholds (leaf level)
 
 
 @dataclass
@@ -74,6 +77,7 @@ class EvalReport:
     seconds: float = 0.0
     class_thresholds: dict[str, float] = field(default_factory=dict)  # leaf class -> score
     views: int = 1  # turned and mirrored views fused per tile (CountOptions.views)
+    calibration: CountCalibration | None = None  # with EvalOptions.calibrate
 
     def _per_class_text(self) -> str:
         if not self.class_thresholds:
@@ -144,6 +148,7 @@ class EvalReport:
             ],
             "left_out_labels": self.left_out,
             "seconds": round(self.seconds, 2),
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
     def table(self) -> str:
@@ -172,6 +177,8 @@ class EvalReport:
                 "left out (the model predicts no such class): "
                 + ", ".join(f"{k} {v}" for k, v in self.left_out.items())
             )
+        if self.calibration is not None:
+            rows += ["", self.calibration.table()]
         return "\n".join(rows)
 
 
@@ -198,8 +205,7 @@ def score_results(
         raise ValueError("one result per labelled scene")
     images, counts, left_out = [], [], {}
     for result, truth in zip(results, truths, strict=True):
-        gt_cats = [levels.labelled(name, truth.image) for name in truth.classes]
-        keep = np.array([c is not None for c in gt_cats], bool)
+        gt_cats, keep, true_counts = _truth_categories(truth, levels)
         for name, cat in zip(truth.classes, gt_cats, strict=True):
             if cat is None:
                 left_out[name] = left_out.get(name, 0) + 1
@@ -219,11 +225,6 @@ def score_results(
                 dt_counted=counted,
             )
         )
-        scored = keep & ~truth.ignore
-        true_counts = {c: 0 for c in levels.categories}
-        for cat, ok in zip(gt_cats, scored, strict=True):
-            if ok:
-                true_counts[cat] += 1
         predicted = {c: 0 for c in levels.categories}
         for cat, kept in zip(dt_cats, counted, strict=True):
             if kept:
@@ -244,6 +245,46 @@ def score_results(
     )
 
 
+def _truth_categories(
+    truth: SceneTruth, levels: LevelMap
+) -> tuple[list[str | None], np.ndarray, dict[str, int]]:
+    """Each label's category (None: the model predicts no such kind), which labels the
+    model can predict, and the true count per category (labels not ignored)."""
+    gt_cats = [levels.labelled(name, truth.image) for name in truth.classes]
+    keep = np.array([c is not None for c in gt_cats], bool)
+    true_counts = {c: 0 for c in levels.categories}
+    for cat, scored in zip(gt_cats, keep & ~truth.ignore, strict=True):
+        if scored:
+            true_counts[cat] += 1
+    return gt_cats, keep, true_counts
+
+
+def calibrate_counts(
+    results: Sequence[SceneResult],
+    truths: Sequence[SceneTruth],
+    levels: LevelMap,
+    thresholds: np.ndarray,
+    model: str = "",
+    views: int = 1,
+) -> CountCalibration:
+    """Per-class count thresholds of least per-scene count error on counted scenes (all
+    detections kept), from ``thresholds`` (by class id) as they stand
+    (:mod:`coalwatch.infer.calibration`). Leaf level only: thresholds are per model class."""
+    if levels.level != "leaf":
+        raise ValueError("count thresholds are calibrated at leaf level")
+    truth_counts = [_truth_categories(truth, levels)[2] for truth in truths]
+    classes, unlabelled = {}, []
+    for class_id, name in enumerate(levels.model.classes, start=1):
+        true = [counts[name] for counts in truth_counts]
+        if not sum(true):
+            unlabelled.append(name)
+            continue
+        scores = [r.detections.scores[r.detections.class_ids == class_id] for r in results]
+        classes[name] = calibrate_class(scores, true, float(thresholds[class_id]))
+    scenes = tuple(t.name for t in truths)
+    return CountCalibration(model, views, scenes, classes, tuple(unlabelled))
+
+
 @dataclass(frozen=True)
 class EvalPlan:
     """Checked inputs of an evaluation: the labelled scenes and how to score them."""
@@ -254,6 +295,7 @@ class EvalPlan:
     threshold: float
     count_options: CountOptions
     class_thresholds: dict[str, float] = field(default_factory=dict)  # leaf class -> score
+    calibrate: bool = False
 
 
 def plan_evaluation(
@@ -263,6 +305,8 @@ def plan_evaluation(
     options: EvalOptions = EvalOptions(),
 ) -> EvalPlan:
     """Load the model's metadata and every label, failing fast on bad input."""
+    if options.calibrate and options.level != "leaf":
+        raise InputError("--calibrate", "count thresholds are per class: calibrate at leaf level")
     meta = detector_for(model_path, options.threads).metadata
     model_taxonomy = meta.taxonomy_obj
     label_taxonomy = _label_taxonomy(options.label_taxonomy, model_taxonomy)
@@ -281,7 +325,43 @@ def plan_evaluation(
         views=options.views,
     )
     per_class = dict(meta.class_score_thresholds) if options.score is None else {}
-    return EvalPlan(Path(model_path), truths, levels, threshold, count_options, per_class)
+    per_class.update(options.class_scores or {})
+    return EvalPlan(
+        Path(model_path), truths, levels, threshold, count_options, per_class, options.calibrate
+    )
+
+
+def count_labelled(
+    plan: EvalPlan,
+    tile_progress: Callable[[int, int], None] | None = None,
+    on_scene: Callable[[SceneResult], None] | None = None,
+) -> list[SceneResult]:
+    """Count every labelled scene of ``plan`` with its model, every detection kept."""
+    results = []
+    for truth in plan.truths:
+        result = count_scene(truth.image, plan.model, plan.count_options, tile_progress)
+        results.append(result)
+        if on_scene is not None:
+            on_scene(result)
+    return results
+
+
+def report_of(plan: EvalPlan, results: Sequence[SceneResult]) -> EvalReport:
+    """Score ``results`` (:func:`count_labelled`) at the thresholds of ``plan``, with the
+    calibration it asks for; one counting pass can be scored at several thresholds."""
+    report = score_results(
+        results, plan.truths, plan.levels, plan.threshold, str(plan.model), plan.class_thresholds
+    )
+    views = plan.count_options.views
+    calibration = None
+    if plan.calibrate:
+        current = thresholds_by_class_id(
+            plan.levels.model.classes, plan.threshold, plan.class_thresholds
+        )
+        calibration = calibrate_counts(
+            results, plan.truths, plan.levels, current, str(plan.model), views
+        )
+    return replace(report, views=views, calibration=calibration)
 
 
 def run_evaluation(
@@ -290,16 +370,7 @@ def run_evaluation(
     on_scene: Callable[[SceneResult], None] | None = None,
 ) -> EvalReport:
     """Count every labelled scene of ``plan`` with its model and score the result."""
-    results = []
-    for truth in plan.truths:
-        result = count_scene(truth.image, plan.model, plan.count_options, tile_progress)
-        results.append(result)
-        if on_scene is not None:
-            on_scene(result)
-    report = score_results(
-        results, plan.truths, plan.levels, plan.threshold, str(plan.model), plan.class_thresholds
-    )
-    return replace(report, views=plan.count_options.views)
+    return report_of(plan, count_labelled(plan, tile_progress, on_scene))
 
 
 def evaluate(

@@ -2,7 +2,8 @@
 inference as count, then COCO mAP and mAP50 per class, precision/recall/F1 at the model's
 threshold and the count error per class per scene, at leaf or group level. Labels: X.geojson
 beside each scene X.tif, a folder of them, or a COCO file whose images are the scenes.
-Writes eval.json and pr_curve.png."""
+Writes eval.json and pr_curve.png; with --calibrate, thresholds.json: per-class count
+thresholds of least count error on these scenes, for count --thresholds."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-from coalwatch.infer.count_command import add_nested_argument, add_views_argument
+from coalwatch.infer.count_command import (
+    add_nested_argument,
+    add_views_argument,
+    thresholds_and_views,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile-overlap", type=int, help="tile overlap (default: the model's)")
     add_nested_argument(parser)
     add_views_argument(parser)
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="also pick per-class count thresholds of least per-scene count error on these "
+        "scenes and write them to thresholds.json (for count/evaluate --thresholds)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads")
     parser.add_argument("--json", action="store_true", help="print eval.json to stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -83,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         class_map = parse_class_map(args.class_map)
     except ValueError as exc:
         raise InputError("--class-map", str(exc)) from exc
+    class_scores, views = thresholds_and_views(args.thresholds, args.views, args.model)
     options = EvalOptions(
         level=args.level,
         score=args.score,
@@ -93,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
         class_map=class_map or None,
         keep_occluded=args.keep_occluded,
         nested=args.nested,
-        views=args.views,
+        views=views,
+        class_scores=class_scores,
+        calibrate=args.calibrate,
     )
     plan = plan_evaluation(scenes, labels, args.model, options)
     with counting_progress(len(plan.truths), enabled=not args.quiet) as progress:

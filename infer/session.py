@@ -62,10 +62,13 @@ class OnnxDetector:
     def class_names(self) -> tuple[str, ...]:
         return self.metadata.taxonomy_obj.classes
 
-    def detect(self, image: np.ndarray, score: float | None = None, views: int = 1) -> Detections:
+    def detect(
+        self, image: np.ndarray, score: float | np.ndarray | None = None, views: int = 1
+    ) -> Detections:
         """Detections for one float32 (3, H, W) image in [0, 1], scoring at least ``score``.
 
-        ``score`` defaults to the model's own thresholds (per class where it has them);
+        ``score``: one threshold, or one per class id (the background's first); it defaults
+        to the model's own thresholds (per class where it has them);
         ``views`` 4 or 8 fuses the detections of rotated and mirrored copies
         (:mod:`coalwatch.infer.views`) before the threshold.
         """

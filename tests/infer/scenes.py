@@ -61,9 +61,17 @@ def scene_to_map(x: float, y: float, gsd: float = 0.5) -> tuple[float, float]:
 
 
 class DarkBlobDetector:
-    """Finds dark blobs like a perfect model would: small ones are ore cars, big ones heaps."""
+    """Finds dark blobs like a perfect model would: small ones are ore cars, big ones heaps,
+    scored 0.9, or ``short_score`` where a car is shorter than 24 px."""
 
-    def __init__(self, tile_size: int = 256, overlap: int = 64, gsd: float | None = 0.5) -> None:
+    def __init__(
+        self,
+        tile_size: int = 256,
+        overlap: int = 64,
+        gsd: float | None = 0.5,
+        short_score: float = 0.9,
+    ) -> None:
+        self.short_score = short_score
         self.metadata = ModelMetadata(
             taxonomy=load_taxonomy().to_dict(),
             tile_size=tile_size,
@@ -72,8 +80,12 @@ class DarkBlobDetector:
             score_threshold=0.5,
         )
 
-    def detect(self, image: np.ndarray, score: float | None = None, views: int = 1) -> Detections:
-        return detect_views(self.find, image, views)
+    def detect(
+        self, image: np.ndarray, score: float | np.ndarray | None = None, views: int = 1
+    ) -> Detections:
+        """As the ONNX detector: fused views, then its thresholds (or ``score``)."""
+        dets = detect_views(self.find, image, views)
+        return dets.above(self.metadata.thresholds_by_class_id() if score is None else score)
 
     def find(self, image: np.ndarray) -> Detections:
         """Every dark blob of one (3, H, W) image."""
@@ -85,5 +97,7 @@ class DarkBlobDetector:
             boxes.append((x.start, y.start, x.stop, y.stop))
             area = (x.stop - x.start) * (y.stop - y.start)
             classes.append(1 if area < 600 else 5)
-        n = len(boxes)
-        return Detections(np.array(boxes, float).reshape(-1, 4), np.full(n, 0.9), classes)
+        boxes = np.array(boxes, float).reshape(-1, 4)
+        length = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        short = (np.array(classes) == 1) & (length < 24)
+        return Detections(boxes, np.where(short, self.short_score, 0.9), classes)

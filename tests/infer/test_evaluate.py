@@ -11,6 +11,7 @@ import pytest
 
 from coalwatch.errors import InputError
 from coalwatch.infer import counting, evaluate
+from coalwatch.infer.calibration import read_thresholds
 from coalwatch.infer.coco_metrics import ImageBoxes, coco_scores
 from coalwatch.infer.eval_outputs import write_eval_outputs
 from coalwatch.infer.eval_truth import load_truth
@@ -180,3 +181,34 @@ def test_sen2ships_coco_truth_loads_all_ships(sen2ships: Path) -> None:
     assert len(truths) == 7
     assert sum(len(t.classes) for t in truths) == 191
     assert {c for t in truths for c in t.classes} == {"ship"}
+
+
+def test_calibrated_thresholds_count_the_faint_cars(tmp_path, blobs) -> None:
+    blobs.short_score = 0.35  # cars under 24 px: found, but below the model's 0.5
+    short_cars = [(40 + i * 40, 200, 60 + i * 40, 206) for i in range(2)]
+    objects = cars_and_heap() + [ObjectLabel("ore_car", b) for b in short_cars]
+    tif = labelled_scene(tmp_path, "yard", objects)
+    report = evaluate.evaluate([tif], None, "unused.onnx", EvalOptions(calibrate=True))
+    assert report.to_dict()["classes"]["ore_car"]["count_predicted"] == 5  # at 0.5
+    car = report.calibration.classes["ore_car"]
+    assert car.threshold == pytest.approx(0.35) and car.count_true == 7
+    assert (car.bias_before, car.bias_after, car.count_mae_after) == (-2, 0, 0.0)
+    assert report.calibration.classes["coal_heap"].threshold == pytest.approx(0.9)
+    assert "bulk_carrier" in report.calibration.unlabelled  # no label: left as it was
+    assert "0.50 -> 0.35" in report.table()
+
+    paths = write_eval_outputs(report, tmp_path / "out")
+    assert [p.name for p in paths] == ["eval.json", "pr_curve.png", "thresholds.json"]
+    thresholds = read_thresholds(paths[2], report.categories)
+    assert set(thresholds.class_scores) == {"ore_car", "coal_heap"}
+    options = EvalOptions(class_scores=thresholds.class_scores)
+    again = evaluate.evaluate([tif], None, "unused.onnx", options).to_dict()
+    assert again["classes"]["ore_car"]["count_predicted"] == 7
+    assert again["class_score_thresholds"]["ore_car"] == pytest.approx(0.35)
+    assert again["calibration"] is None
+
+
+def test_calibration_is_per_class_only(tmp_path, blobs) -> None:
+    tif = labelled_scene(tmp_path, "yard", cars_and_heap())
+    with pytest.raises(InputError, match="leaf level"):
+        evaluate.evaluate([tif], None, "unused.onnx", EvalOptions(level="group", calibrate=True))

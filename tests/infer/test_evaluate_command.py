@@ -85,3 +85,32 @@ def test_split_paths_recognises_labels_argument(tmp_path) -> None:
     assert split_paths([scenes, tmp_path / "x.json"]) == ([scenes], tmp_path / "x.json")
     assert split_paths([scenes / "a.tif", scenes]) == ([scenes / "a.tif", scenes], None)
     assert isinstance(split_paths([Path("a.tif")])[0][0], Path)
+
+
+def test_calibrate_then_count_with_the_thresholds(tmp_path, trained_onnx, capsys) -> None:
+    from coalwatch.cli import main
+
+    tif = write_scene(tmp_path / "yard.tif", CARS, size=(420, 300))
+    labels = SceneLabels([ObjectLabel("ore_car", b) for b in CARS], taxonomy="default")
+    write_scene_labels(tif.with_suffix(".geojson"), labels, SceneGrid.from_raster(tif))
+    out = tmp_path / "eval"
+    done = run_cli("--model", str(trained_onnx), str(tif), "--calibrate", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    calibration = json.loads((out / "thresholds.json").read_text())
+    assert calibration["views"] == 1 and set(calibration["class_score_thresholds"]) == {"ore_car"}
+    car = calibration["classes"]["ore_car"]
+    assert car["count_true"] == 6 and car["count_mae_after"] <= car["count_mae_before"]
+    assert "count thresholds calibrated on 1 scene(s)" in done.stdout
+
+    counts = tmp_path / "counts"
+    args = [str(tif), "--model", str(trained_onnx), "--quiet", "--json", "--out", str(counts)]
+    assert main(["count", *args, "--thresholds", str(out / "thresholds.json")]) == 0
+    counted = json.loads(capsys.readouterr().out)["scenes"][0]["counts"]["ore_car"]
+    assert abs(counted - 6) == car["count_mae_after"]  # one scene: its error is the MAE
+
+    wrong_views = tmp_path / "wrong"
+    args[-1] = str(wrong_views)
+    assert main(["count", *args, "--thresholds", str(out / "thresholds.json"), "--views", "4"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "thresholds.json" in errors[0] and "--views 1" in errors[0]
+    assert not wrong_views.exists()

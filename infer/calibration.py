@@ -1,0 +1,161 @@
+"""Per-class count thresholds calibrated on labelled scenes: ``coalwatch evaluate --calibrate``
+writes them, ``count --thresholds`` and ``evaluate --thresholds`` apply them.
+
+A model ships one operating point, chosen for one view on its own validation chips. Fused
+views (``--views``) score lower than one view (a box that some views miss is scored down),
+and another site's imagery may ask for another threshold per class. For each class the
+calibration takes the threshold at which the per-scene count error (mean absolute, over the
+calibration scenes) is smallest, the number analysts compare, among thresholds 0.01 to 0.99;
+of equally good thresholds the one with the smallest total bias, then the highest. A class
+with no labelled object in the calibration scenes keeps its threshold. The file records the
+views it was made with, and a count under other views is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coalwatch.errors import InputError
+
+GRID = np.round(np.arange(1, 100) / 100, 2)  # candidate thresholds
+FORMAT = "coalwatch-count-thresholds"
+
+
+@dataclass(frozen=True)
+class ClassCalibration:
+    """One class: its calibrated threshold and the count error before and after."""
+
+    threshold: float
+    threshold_before: float
+    count_true: int  # over the calibration scenes
+    count_mae_before: float  # per scene
+    count_mae_after: float
+    bias_before: int  # predicted minus true, over the calibration scenes
+    bias_after: int
+
+
+@dataclass(frozen=True)
+class CountCalibration:
+    """Calibrated thresholds of one model under one view count (``thresholds.json``)."""
+
+    model: str
+    views: int
+    scenes: tuple[str, ...]
+    classes: dict[str, ClassCalibration]
+    unlabelled: tuple[str, ...] = ()  # classes left as they were: no object to count
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {name: c.threshold for name, c in self.classes.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "model": self.model,
+            "views": self.views,
+            "class_score_thresholds": self.thresholds,
+            "scenes": list(self.scenes),
+            "classes": {name: asdict(c) for name, c in self.classes.items()},
+            "not_calibrated": list(self.unlabelled),
+        }
+
+    def table(self) -> str:
+        """Plain text for the terminal: thresholds and count errors before and after."""
+        rows = [
+            f"{'class':<16}{'threshold':>17}{'true':>7}{'count MAE':>17}{'bias':>15}",
+        ]
+        for name, c in self.classes.items():
+            rows.append(
+                f"{name:<16}{c.threshold_before:>8.2f} ->{c.threshold:>5.2f}{c.count_true:>7}"
+                f"{c.count_mae_before:>8.2f} ->{c.count_mae_after:>5.2f}"
+                f"{c.bias_before:>+7d} ->{c.bias_after:>+4d}"
+            )
+        rows.append(
+            f"count thresholds calibrated on {len(self.scenes)} scene(s), {self.views} view(s)"
+        )
+        if self.unlabelled:
+            rows.append(f"not calibrated (no labelled object): {', '.join(self.unlabelled)}")
+        return "\n".join(rows)
+
+
+def calibrate_class(
+    scores: Sequence[np.ndarray], true_counts: Sequence[int], threshold_before: float
+) -> ClassCalibration:
+    """The threshold of least per-scene count error for one class: ``scores`` of its
+    detections and its true count, per scene."""
+    truth = np.asarray(true_counts, dtype=np.int64)
+    # in float32, as count compares (a score of 0.35 passes a threshold of 0.35)
+    grid = GRID.astype(np.float32)[:, None]
+    counts = np.stack([(np.asarray(s, np.float32)[None, :] >= grid).sum(axis=1) for s in scores], 1)
+    errors = counts - truth[None, :]
+    mae = np.abs(errors).mean(axis=1)
+    bias = errors.sum(axis=1)
+    # least MAE, then least |bias|, then the highest threshold (lexsort: last key first)
+    best = np.lexsort((-GRID, np.abs(bias), np.round(mae, 9)))[0]
+    before_at = np.float32(threshold_before)
+    before = np.array([(np.asarray(s, np.float32) >= before_at).sum() for s in scores]) - truth
+    return ClassCalibration(
+        threshold=float(GRID[best]),
+        threshold_before=round(float(threshold_before), 4),
+        count_true=int(truth.sum()),
+        count_mae_before=round(float(np.abs(before).mean()), 4),
+        count_mae_after=round(float(mae[best]), 4),
+        bias_before=int(before.sum()),
+        bias_after=int(bias[best]),
+    )
+
+
+def write_thresholds(calibration: CountCalibration, path: Path) -> None:
+    """Write ``thresholds.json`` (the caller writes it atomically)."""
+    path.write_text(json.dumps(calibration.to_dict(), indent=1) + "\n")
+
+
+@dataclass(frozen=True)
+class CountThresholds:
+    """A thresholds file as read: per-class thresholds and the views they were made for."""
+
+    path: Path
+    class_scores: dict[str, float]
+    views: int
+
+
+def read_thresholds(path: str | Path, classes: Sequence[str]) -> CountThresholds:
+    """Read and check a thresholds file against the model's ``classes``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path, "no such thresholds file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"not a thresholds JSON file ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError(path, "not a thresholds file (write one with evaluate --calibrate)")
+    scores = data.get("class_score_thresholds")
+    views = data.get("views")
+    if not isinstance(scores, Mapping) or not isinstance(views, int):
+        raise InputError(path, "thresholds file lacks class_score_thresholds or views")
+    unknown = sorted(set(scores) - set(classes))
+    if unknown:
+        raise InputError(path, f"thresholds name class(es) the model lacks: {', '.join(unknown)}")
+    if any(not isinstance(v, (int, float)) or not 0 <= v <= 1 for v in scores.values()):
+        raise InputError(path, "thresholds must be numbers in [0, 1]")
+    return CountThresholds(path, {str(k): float(v) for k, v in scores.items()}, views)
+
+
+def check_views(thresholds: CountThresholds | None, views: int | None) -> int:
+    """The view count to use: the file's unless ``views`` is given; a different one is refused."""
+    if thresholds is None:
+        return views or 1
+    if views is not None and views != thresholds.views:
+        raise InputError(
+            thresholds.path,
+            f"thresholds were calibrated with --views {thresholds.views}, not {views}: "
+            "count with those views or calibrate again",
+        )
+    return thresholds.views
