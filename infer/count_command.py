@@ -110,7 +110,7 @@ def _share(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Validate every input, count every scene, then write all outputs at once."""
-    from coalwatch.infer.counting import CountOptions, count_scenes
+    from coalwatch.infer.counting import CountOptions, count_scenes, count_settings
     from coalwatch.infer.outputs import result_summary, write_outputs
     from coalwatch.infer.preflight import preflight
     from coalwatch.infer.progress import counting_progress
@@ -137,7 +137,12 @@ def run(args: argparse.Namespace) -> int:
             on_scene=progress.scene_done,
             tile_progress=progress.tiles,
         )
-    paths = write_outputs(results, args.out, wgs84=args.wgs84, min_usable=args.min_usable)
+    settings = count_settings(args.model, options)
+    if args.thresholds is not None:
+        settings["thresholds_file"] = str(args.thresholds)
+    paths = write_outputs(
+        results, args.out, wgs84=args.wgs84, min_usable=args.min_usable, settings=settings
+    )
     if args.json:
         print(
             json.dumps(

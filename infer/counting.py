@@ -119,6 +119,28 @@ def count_threshold(meta: ModelMetadata, options: CountOptions) -> float | np.nd
     return thresholds_by_class_id(meta.taxonomy_obj.classes, default, per_class)
 
 
+def count_settings(model_path: str | Path, options: CountOptions) -> dict[str, Any]:
+    """How ``options`` count with the model at ``model_path``, as recorded in counts.json:
+    the score threshold each class must reach, the views, tiles and nested rule."""
+    meta = detector_for(model_path, options.threads).metadata
+    threshold = count_threshold(meta, options)
+    if threshold is None:
+        threshold = meta.thresholds_by_class_id()
+    classes = meta.taxonomy_obj.classes
+    by_id = np.broadcast_to(np.asarray(threshold, np.float32), (len(classes) + 1,))
+    return {
+        "model": str(model_path),
+        "score_thresholds": {
+            name: round(float(by_id[i]), 4) for i, name in enumerate(classes, start=1)
+        },
+        "views": options.views,
+        "tile_size": options.tile_size or meta.tile_size,
+        "tile_overlap": meta.tile_overlap if options.tile_overlap is None else options.tile_overlap,
+        "nested": options.nested,
+        "resample": options.resample,
+    }
+
+
 def _detect_tiles(
     scene: Scene, detector: OnnxDetector, options: CountOptions, progress: TileProgress | None
 ) -> tuple[Detections, int, int, float]:

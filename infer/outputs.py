@@ -51,8 +51,10 @@ def write_outputs(
     out_dir: str | Path,
     wgs84: bool = False,
     min_usable: float = MIN_USABLE,
+    settings: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """Write all outputs of a count; returns their final paths."""
+    """Write all outputs of a count; returns their final paths. ``settings``
+    (:func:`coalwatch.infer.counting.count_settings`) go into counts.json beside the counts."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".count.", suffix=".tmp", dir=out_dir))
@@ -63,6 +65,8 @@ def write_outputs(
         series.write_csv(staging / "series.csv")
         (staging / "summary.txt").write_text(series.summary(min_usable))
         counts = {"scenes": [result_summary(r) for r in series.results]}
+        if settings is not None:
+            counts = {"settings": settings, **counts}
         (staging / "counts.json").write_text(json.dumps(counts, indent=1) + "\n")
         write_timelines(series, staging, min_usable)
         final = []

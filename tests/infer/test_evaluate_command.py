@@ -107,6 +107,10 @@ def test_calibrate_then_count_with_the_thresholds(tmp_path, trained_onnx, capsys
     assert main(["count", *args, "--thresholds", str(out / "thresholds.json")]) == 0
     counted = json.loads(capsys.readouterr().out)["scenes"][0]["counts"]["ore_car"]
     assert abs(counted - 6) == car["count_mae_after"]  # one scene: its error is the MAE
+    settings = json.loads((counts / "counts.json").read_text())["settings"]
+    assert settings["score_thresholds"]["ore_car"] == car["threshold"]
+    assert settings["score_thresholds"]["coal_heap"] == 0.5  # not calibrated: the model's
+    assert settings["views"] == 1 and settings["thresholds_file"].endswith("thresholds.json")
 
     wrong_views = tmp_path / "wrong"
     args[-1] = str(wrong_views)
