@@ -6,13 +6,15 @@ with ``coalwatch.infer.evaluate`` at leaf level: AP50 per class and the count er
 class (mean absolute error per scene, and relative error of the total). The series: the
 dated port series (``render_series``), scored the same way against its labels.
 
-``--calibrate`` also calibrates per-class count thresholds on the held-out layouts
-(:mod:`coalwatch.infer.calibration`) and scores the series at them, beside the series
-calibrated on itself: the least count error per-class thresholds can reach there. Each set
-is counted once and scored at every set of thresholds.
+``--calibrate`` also calibrates per-class count thresholds (:mod:`coalwatch.infer.calibration`)
+on the held-out layouts and scores the series at them; and, as an analyst would, on the
+series' first dates (``--calibrate-dates``, 3), scoring the later dates at the model's
+thresholds, at the early dates' and at the thresholds of least count error on the later
+dates themselves (the bound per-class thresholds can reach). Each set is counted once and
+scored at every set of thresholds.
 
     python bench/accuracy.py --model demo_out/model.onnx [--series demo_out/series] [--count 0]
-    python bench/accuracy.py --model M --views 8 --calibrate
+    python bench/accuracy.py --model M --views 8 --calibrate --calibrate-dates 3 2 4 5
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, table, write_json
+
+from coalwatch.infer.calibration import TOLERANCE
 
 HELD_OUT_SEED = 500_000
 
@@ -110,6 +114,58 @@ def calibrated(plan: Any, thresholds: dict[str, float]) -> dict[str, dict[str, f
     return {"class_thresholds": {**plan.class_thresholds, **thresholds}}
 
 
+def date_calibration(plan: Any, counted: list[Any], first: int) -> dict[str, dict]:
+    """The analyst's way: count the ``first`` dates by hand, calibrate on them and count the
+    later dates with their thresholds; beside the later dates at the model's thresholds and
+    at the thresholds of least count error on the later dates themselves (a bound)."""
+    from coalwatch.infer.evaluate import calibrate_counts
+    from coalwatch.infer.metadata import thresholds_by_class_id
+
+    n = len(counted)
+    if not 0 < first < n:
+        raise SystemExit(f"--calibrate-dates must be between 1 and {n - 1}")
+    early = dataclasses.replace(plan, truths=plan.truths[:first])
+    later = dataclasses.replace(plan, truths=plan.truths[first:])
+    current = thresholds_by_class_id(
+        plan.levels.model.classes, plan.threshold, plan.class_thresholds
+    )
+
+    def thresholds_of(part: Any, results: list[Any], tolerance: float) -> dict[str, float]:
+        return calibrate_counts(
+            results, part.truths, part.levels, current, tolerance=tolerance
+        ).thresholds
+
+    from_early = thresholds_of(early, counted[:first], TOLERANCE)
+    least = thresholds_of(later, counted[first:], 0.0)
+    base = f"series dates {first + 1}-{n}"
+    rows = {
+        f"{base}, {SETS[0]}": {},
+        f"{base}, {SETS[1]} (dates 1-{first})": calibrated(later, from_early),
+        f"{base}, {SETS[2]}": calibrated(later, least),
+    }
+    return {
+        label: summarise(later, counted[first:], label, 0.0, **change)
+        for label, change in rows.items()
+    }
+
+
+# the thresholds date_calibration scores the later dates at
+SETS = ("the model's thresholds", "calibrated on the labelled dates", "their least error (bound)")
+
+
+def date_summary(first: int, scored: dict[str, dict]) -> dict[str, Any]:
+    """One line of :func:`date_calibration`'s results: count error per scene summed over the
+    classes (and over the two rail classes), per set of thresholds."""
+    line: dict[str, Any] = {"dates labelled": first}
+    for name, result in zip(SETS, scored.values(), strict=True):
+        rows = [r for r in result["rows"] if r["class"] != "all (mean)"]
+        line[f"{name}: all"] = round(sum(r["count MAE/scene"] for r in rows), 1)
+        rail = [r for r in rows if r["class"] in RAIL]
+        line[f"{name}: rail"] = round(sum(r["count MAE/scene"] for r in rail), 1)
+    return line
+
+
+RAIL = ("ore_car", "other_railcar")
 COLUMNS = [
     "set",
     "class",
@@ -154,7 +210,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--calibrate",
         action="store_true",
         help="calibrate per-class count thresholds on the held-out layouts and count the "
-        "series with them too (beside the bound: the series calibrated on itself)",
+        "series with them; and on the series' first dates, counting the later ones with them",
+    )
+    parser.add_argument(
+        "--calibrate-dates",
+        type=int,
+        nargs="+",
+        default=[3],
+        help="series dates labelled for --calibrate (default 3; several: a summary line "
+        "each, full rows for the first)",
     )
     args = parser.parse_args(argv)
     if args.count < 0 or (args.count == 0 and args.no_series):
@@ -163,6 +227,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     thresholds, views = thresholds_and_views(args.thresholds, args.views, args.model)
     count = (args.model, args.threads, args.nested, args.score, views, thresholds)
     results = {}
+    summary: list[dict[str, Any]] = []  # per --calibrate-dates value
     calibration = None
     if args.count:
         held_out = render_held_out(
@@ -181,18 +246,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         render_series("port_series", series_dir, seed=0)
     if not args.no_series:
         plan, counted, seconds = count_set(sorted(series_dir.glob("*.tif")), *count)
-        results["series"] = summarise(plan, counted, "port series", seconds, calibrate=True)
+        results["series"] = summarise(plan, counted, "port series", seconds)
         if calibration is not None:  # the held-out calibration, applied to the series
             label = "port series, held-out calibration"
             chosen = calibration["class_score_thresholds"]
             results[label] = summarise(plan, counted, label, 0.0, **calibrated(plan, chosen))
-        if args.calibrate:  # the least count error per-class thresholds reach on the series
-            label = "port series, its own calibration (bound)"
-            own = results["series"]["eval"]["calibration"]["class_score_thresholds"]
-            results[label] = summarise(plan, counted, label, 0.0, **calibrated(plan, own))
+        if args.calibrate:
+            for first in args.calibrate_dates:
+                rows_of_first = date_calibration(plan, counted, first)
+                summary.append(date_summary(first, rows_of_first))
+                if first == args.calibrate_dates[0]:
+                    results |= rows_of_first
     rows = [row for r in results.values() for row in r["rows"]]
     print(table(rows, COLUMNS, f"Accuracy of {args.model}"))
-    record = {"model": str(args.model), "machine": machine(), "results": results}
+    if summary:
+        title = "Series count error per scene on the later dates, summed over classes"
+        print()
+        print(table(summary, list(summary[0]), title))
+    record = {
+        "model": str(args.model),
+        "machine": machine(),
+        "results": results,
+        "date_calibration": summary,
+    }
     write_json(args.json, record)
     print(f"\nwrote {args.json}")
     return record

@@ -89,10 +89,14 @@ class CountCalibration:
 
 
 def calibrate_class(
-    scores: Sequence[np.ndarray], true_counts: Sequence[int], threshold_before: float
+    scores: Sequence[np.ndarray],
+    true_counts: Sequence[int],
+    threshold_before: float,
+    tolerance: float = TOLERANCE,
 ) -> ClassCalibration:
     """The calibrated threshold of one class (see the module doc): ``scores`` of its
-    detections and its true count, per scene, and the threshold it has now."""
+    detections and its true count, per scene, and the threshold it has now; ``tolerance``
+    0 takes the least error outright."""
     truth = np.asarray(true_counts, dtype=np.int64)
     # in float32, as count compares (a score of 0.35 passes a threshold of 0.35)
     grid = GRID.astype(np.float32)[:, None]
@@ -100,7 +104,7 @@ def calibrate_class(
     errors = counts - truth[None, :]
     mae = np.abs(errors).mean(axis=1)
     bias = errors.sum(axis=1)
-    good = np.flatnonzero(mae <= mae.min() + TOLERANCE + 1e-9)
+    good = np.flatnonzero(mae <= mae.min() + tolerance + 1e-9)
     distance = np.round(np.abs(GRID[good] - threshold_before), 6)
     best = good[np.lexsort((-GRID[good], distance))[0]]  # nearest, then the higher
     before_at = np.float32(threshold_before)

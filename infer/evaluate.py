@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from coalwatch.errors import InputError
-from coalwatch.infer.calibration import CountCalibration, calibrate_class
+from coalwatch.infer.calibration import TOLERANCE, CountCalibration, calibrate_class
 from coalwatch.infer.coco_metrics import CocoScores, ImageBoxes, coco_scores
 from coalwatch.infer.counting import CountOptions, SceneResult, count_scene
 from coalwatch.infer.eval_truth import LevelMap, SceneTruth, load_truth
@@ -266,6 +266,7 @@ def calibrate_counts(
     thresholds: np.ndarray,
     model: str = "",
     views: int = 1,
+    tolerance: float = TOLERANCE,
 ) -> CountCalibration:
     """Per-class count thresholds of least per-scene count error on counted scenes (all
     detections kept), from ``thresholds`` (by class id) as they stand
@@ -280,7 +281,7 @@ def calibrate_counts(
             unlabelled.append(name)
             continue
         scores = [r.detections.scores[r.detections.class_ids == class_id] for r in results]
-        classes[name] = calibrate_class(scores, true, float(thresholds[class_id]))
+        classes[name] = calibrate_class(scores, true, float(thresholds[class_id]), tolerance)
     scenes = tuple(t.name for t in truths)
     return CountCalibration(model, views, scenes, classes, tuple(unlabelled))
 
