@@ -119,16 +119,13 @@ def date_calibration(plan: Any, counted: list[Any], first: int) -> dict[str, dic
     later dates with their thresholds; beside the later dates at the model's thresholds and
     at the thresholds of least count error on the later dates themselves (a bound)."""
     from coalwatch.infer.evaluate import calibrate_counts
-    from coalwatch.infer.metadata import thresholds_by_class_id
 
     n = len(counted)
     if not 0 < first < n:
         raise SystemExit(f"--calibrate-dates must be between 1 and {n - 1}")
     early = dataclasses.replace(plan, truths=plan.truths[:first])
     later = dataclasses.replace(plan, truths=plan.truths[first:])
-    current = thresholds_by_class_id(
-        plan.levels.model.classes, plan.threshold, plan.class_thresholds
-    )
+    current = plan.thresholds_by_class_id()
 
     def thresholds_of(part: Any, results: list[Any], tolerance: float) -> dict[str, float]:
         return calibrate_counts(

@@ -50,19 +50,7 @@ else
   $py -c "import torch, torchvision; print('torch', torch.__version__, torchvision.__version__, torch.cuda.get_device_name(0))" | tee -a "$res/gpu.txt"
 fi
 # B's chips (the same set coalwatch train --config cpu renders), in the background during A.
-cat > "$work/render_chips.py" <<'EOF'
-import sys
-from pathlib import Path
-
-from coalwatch.resources import resolve_config
-from coalwatch.train.config import load_run_config
-from coalwatch.train.synthetic import synthesise_chips
-
-if __name__ == "__main__":  # scenes render in spawned processes
-    run, _ = load_run_config(resolve_config("cpu", ""), sys.argv[2:])
-    synthesise_chips(run.data.synthetic, run.data.taxonomy, Path(sys.argv[1]), False)
-EOF
-$py "$work/render_chips.py" "$work/cpu_chips" "${recipe[@]}" > "$res/cpu_chips.log" 2>&1 &
+$py bench/device_tools.py render-chips "$work/cpu_chips" "${recipe[@]}" > "$res/cpu_chips.log" 2>&1 &
 render=$!
 elapsed() { echo $(( $(date +%s) - start )); }
 hms() { printf '00:00:%02d:%02d' $(( $1 / 60 )) $(( $1 % 60 )); }
@@ -118,11 +106,6 @@ cp "$work/cpu_recipe/run/metrics.json" "$res/cpu_recipe_metrics.json" 2>/dev/nul
 for png in "$work/cpu_recipe/run/"*.png; do cp "$png" "$res/cpu_recipe_$(basename "$png")"; done
 pack
 # The model, in half precision and without optimizer state, for export and series scoring.
-$py - "$work/cpu_recipe/run/best.ckpt" "$OUT/cpu_recipe_half.ckpt" <<'EOF'
-import sys, torch
-ckpt = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-state = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-torch.save({"hyper_parameters": ckpt["hyper_parameters"], "state_dict": state}, sys.argv[2])
-EOF
+$py bench/device_tools.py half "$work/cpu_recipe/run/best.ckpt" "$OUT/cpu_recipe_half.ckpt"
 pack
 echo "== done in $(elapsed) s"

@@ -69,19 +69,7 @@ if [[ $verb == start ]]; then
 torchvision.__version__, 'lightning', lightning.__version__, torch.cuda.is_available())" \
     | tee -a "$res/gpu.txt"
   echo "== chips ($(elapsed) s)"
-  cat > "$work/render_chips.py" <<'PY'
-import sys
-from pathlib import Path
-
-from coalwatch.resources import resolve_config
-from coalwatch.train.config import load_run_config
-from coalwatch.train.synthetic import synthesise_chips
-
-if __name__ == "__main__":  # scenes render in spawned processes
-    run, _ = load_run_config(resolve_config("cpu", ""), sys.argv[2:])
-    synthesise_chips(run.data.synthetic, run.data.taxonomy, Path(sys.argv[1]), False)
-PY
-  "$py" "$work/render_chips.py" "$work/chips" "${scenes[@]}" > "$res/chips.log" 2>&1 \
+  "$py" bench/device_tools.py render-chips "$work/chips" "${scenes[@]}" > "$res/chips.log" 2>&1 \
     || { tail -5 "$res/chips.log"; pack; exit 1; }
   cap=$(printf '00:00:%02d:%02d' $(( train_s / 60 )) $(( train_s % 60 )))
   echo "== runs: seeds $seeds, $steps steps, time cap $cap ($(elapsed) s)"
@@ -104,15 +92,7 @@ elif [[ $verb == collect ]]; then
     echo "seed $seed exit status: $(cat "$work/seed$seed.rc" 2>/dev/null || echo 'still running')"
     ckpt=$work/seed$seed/run/best.ckpt
     [[ -f $ckpt ]] || continue
-    "$py" - "$ckpt" "$OUT/seed${seed}_half.ckpt" <<'PY'
-import sys
-
-import torch
-
-ckpt = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-state = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-torch.save({"hyper_parameters": ckpt["hyper_parameters"], "state_dict": state}, sys.argv[2])
-PY
+    "$py" bench/device_tools.py half "$ckpt" "$OUT/seed${seed}_half.ckpt"
   done
   pack
   echo "== collected ($(elapsed) s)"

@@ -98,17 +98,13 @@ def calibrate_class(
     detections and its true count, per scene, and the threshold it has now; ``tolerance``
     0 takes the least error outright."""
     truth = np.asarray(true_counts, dtype=np.int64)
-    # in float32, as count compares (a score of 0.35 passes a threshold of 0.35)
-    grid = GRID.astype(np.float32)[:, None]
-    counts = np.stack([(np.asarray(s, np.float32)[None, :] >= grid).sum(axis=1) for s in scores], 1)
-    errors = counts - truth[None, :]
+    errors = _counts(scores, GRID) - truth[None, :]
     mae = np.abs(errors).mean(axis=1)
     bias = errors.sum(axis=1)
     good = np.flatnonzero(mae <= mae.min() + tolerance + 1e-9)
     distance = np.round(np.abs(GRID[good] - threshold_before), 6)
     best = good[np.lexsort((-GRID[good], distance))[0]]  # nearest, then the higher
-    before_at = np.float32(threshold_before)
-    before = np.array([(np.asarray(s, np.float32) >= before_at).sum() for s in scores]) - truth
+    before = _counts(scores, [threshold_before])[0] - truth
     return ClassCalibration(
         threshold=float(GRID[best]),
         threshold_before=round(float(threshold_before), 4),
@@ -118,6 +114,13 @@ def calibrate_class(
         bias_before=int(before.sum()),
         bias_after=int(bias[best]),
     )
+
+
+def _counts(scores: Sequence[np.ndarray], thresholds: Sequence[float]) -> np.ndarray:
+    """Detections scoring at least each threshold (rows) in each scene (columns), compared
+    in float32 as count compares them (a score of 0.35 passes a threshold of 0.35)."""
+    at = np.asarray(thresholds, np.float32)[:, None]
+    return np.stack([(np.asarray(s, np.float32)[None, :] >= at).sum(axis=1) for s in scores], 1)
 
 
 def write_thresholds(calibration: CountCalibration, path: Path) -> None:

@@ -113,9 +113,7 @@ def count_threshold(meta: ModelMetadata, options: CountOptions) -> float | np.nd
     ``options.class_scores`` over it by class id where given."""
     if not options.class_scores:
         return options.score
-    default = meta.score_threshold if options.score is None else options.score
-    per_class = dict(meta.class_score_thresholds) if options.score is None else {}
-    per_class.update(options.class_scores)
+    default, per_class = meta.operating_point(options.score, options.class_scores)
     return thresholds_by_class_id(meta.taxonomy_obj.classes, default, per_class)
 
 

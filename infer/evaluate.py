@@ -268,9 +268,9 @@ def calibrate_counts(
     views: int = 1,
     tolerance: float = TOLERANCE,
 ) -> CountCalibration:
-    """Per-class count thresholds of least per-scene count error on counted scenes (all
-    detections kept), from ``thresholds`` (by class id) as they stand
-    (:mod:`coalwatch.infer.calibration`). Leaf level only: thresholds are per model class."""
+    """Per-class count thresholds calibrated on counted scenes (all detections kept), from
+    ``thresholds`` (by class id) as they stand (:mod:`coalwatch.infer.calibration`; its
+    rule with ``tolerance``). Leaf level only: thresholds are per model class."""
     if levels.level != "leaf":
         raise ValueError("count thresholds are calibrated at leaf level")
     truth_counts = [_truth_categories(truth, levels)[2] for truth in truths]
@@ -298,6 +298,12 @@ class EvalPlan:
     class_thresholds: dict[str, float] = field(default_factory=dict)  # leaf class -> score
     calibrate: bool = False
 
+    def thresholds_by_class_id(self) -> np.ndarray:
+        """The threshold each model class id is counted at (index 0, the background)."""
+        return thresholds_by_class_id(
+            self.levels.model.classes, self.threshold, self.class_thresholds
+        )
+
 
 def plan_evaluation(
     scenes: Sequence[str | Path],
@@ -316,7 +322,7 @@ def plan_evaluation(
     for truth in truths:  # unknown group labels at leaf level fail here, before any work
         for name in set(truth.classes):
             levels.labelled(name, truth.image)
-    threshold = meta.score_threshold if options.score is None else float(options.score)
+    threshold, per_class = meta.operating_point(options.score, options.class_scores)
     count_options = CountOptions(
         score=0.0,  # keep all the model emits: AP needs the low scores
         tile_size=options.tile_size,
@@ -325,8 +331,6 @@ def plan_evaluation(
         nested=options.nested,
         views=options.views,
     )
-    per_class = dict(meta.class_score_thresholds) if options.score is None else {}
-    per_class.update(options.class_scores or {})
     return EvalPlan(
         Path(model_path), truths, levels, threshold, count_options, per_class, options.calibrate
     )
@@ -356,9 +360,7 @@ def report_of(plan: EvalPlan, results: Sequence[SceneResult]) -> EvalReport:
     views = plan.count_options.views
     calibration = None
     if plan.calibrate:
-        current = thresholds_by_class_id(
-            plan.levels.model.classes, plan.threshold, plan.class_thresholds
-        )
+        current = plan.thresholds_by_class_id()
         calibration = calibrate_counts(
             results, plan.truths, plan.levels, current, str(plan.model), views
         )

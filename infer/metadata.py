@@ -72,6 +72,16 @@ class ModelMetadata:
             self.taxonomy_obj.classes, self.score_threshold, self.class_score_thresholds
         )
 
+    def operating_point(
+        self, score: float | None, class_scores: Mapping[str, float] | None = None
+    ) -> tuple[float, dict[str, float]]:
+        """The default threshold and the per-class ones that count and evaluate apply: the
+        model's (``score`` replaces them all), with ``class_scores`` (a calibration) over."""
+        default = self.score_threshold if score is None else float(score)
+        per_class = dict(self.class_score_thresholds) if score is None else {}
+        per_class.update(class_scores or {})
+        return default, per_class
+
     def target_gsd(self, scene_gsd: float | None) -> float | None:
         """The GSD to resample a scene to (None: read it as it is).
 
