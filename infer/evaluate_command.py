@@ -3,7 +3,7 @@ inference as count, then COCO mAP and mAP50 per class, precision/recall/F1 at th
 threshold and the count error per class per scene, at leaf or group level. Labels: X.geojson
 beside each scene X.tif, a folder of them, or a COCO file whose images are the scenes.
 Writes eval.json and pr_curve.png; with --calibrate, thresholds.json: per-class count
-thresholds of least count error on these scenes, for count --thresholds."""
+thresholds calibrated on these scenes' count error, for count --thresholds."""
 
 from __future__ import annotations
 
@@ -62,8 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--calibrate",
         action="store_true",
-        help="also pick per-class count thresholds of least per-scene count error on these "
-        "scenes and write them to thresholds.json (for count/evaluate --thresholds)",
+        help="also calibrate per-class count thresholds on these scenes' count error (each "
+        "moves only as far as the labels ask) and write thresholds.json (for count/evaluate "
+        "--thresholds)",
     )
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads")
     parser.add_argument("--json", action="store_true", help="print eval.json to stdout")
