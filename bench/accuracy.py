@@ -148,6 +148,7 @@ def date_calibration(plan: Any, counted: list[Any], first: int) -> dict[str, dic
 
 # the thresholds date_calibration scores the later dates at
 SETS = ("the model's thresholds", "calibrated on the labelled dates", "their least error (bound)")
+RAIL = ("ore_car", "other_railcar")  # summed apart in date_summary
 
 
 def date_summary(first: int, scored: dict[str, dict]) -> dict[str, Any]:
@@ -162,7 +163,6 @@ def date_summary(first: int, scored: dict[str, dict]) -> dict[str, Any]:
     return line
 
 
-RAIL = ("ore_car", "other_railcar")
 COLUMNS = [
     "set",
     "class",

@@ -66,7 +66,8 @@ def add_nested_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_views_argument(parser: argparse.ArgumentParser) -> None:
-    """``--views N``, shared by ``count`` and ``evaluate``."""
+    """``--views N`` and ``--thresholds FILE``, shared by ``count`` and ``evaluate``
+    (resolved together by :func:`thresholds_and_views`)."""
     from coalwatch.infer.views import VIEW_COUNTS
 
     parser.add_argument(

@@ -121,30 +121,33 @@ def count_settings(model_path: str | Path, options: CountOptions) -> dict[str, A
     """How ``options`` count with the model at ``model_path``, as recorded in counts.json:
     the score threshold each class must reach, the views, tiles and nested rule."""
     meta = detector_for(model_path, options.threads).metadata
-    threshold = count_threshold(meta, options)
-    if threshold is None:
-        threshold = meta.thresholds_by_class_id()
-    classes = meta.taxonomy_obj.classes
-    by_id = np.broadcast_to(np.asarray(threshold, np.float32), (len(classes) + 1,))
+    default, per_class = meta.operating_point(options.score, options.class_scores)
+    tile_size, overlap = _tiling(meta, options)
     return {
         "model": str(model_path),
         "score_thresholds": {
-            name: round(float(by_id[i]), 4) for i, name in enumerate(classes, start=1)
+            name: round(per_class.get(name, default), 4) for name in meta.taxonomy_obj.classes
         },
         "views": options.views,
-        "tile_size": options.tile_size or meta.tile_size,
-        "tile_overlap": meta.tile_overlap if options.tile_overlap is None else options.tile_overlap,
+        "tile_size": tile_size,
+        "tile_overlap": overlap,
         "nested": options.nested,
         "resample": options.resample,
     }
+
+
+def _tiling(meta: ModelMetadata, options: CountOptions) -> tuple[int, int]:
+    """Tile size and overlap: the options', else the model's."""
+    tile_size = options.tile_size or meta.tile_size
+    overlap = meta.tile_overlap if options.tile_overlap is None else options.tile_overlap
+    return tile_size, overlap
 
 
 def _detect_tiles(
     scene: Scene, detector: OnnxDetector, options: CountOptions, progress: TileProgress | None
 ) -> tuple[Detections, int, int, float]:
     meta = detector.metadata
-    tile_size = options.tile_size or meta.tile_size
-    overlap = meta.tile_overlap if options.tile_overlap is None else options.tile_overlap
+    tile_size, overlap = _tiling(meta, options)
     target = meta.target_gsd(scene.gsd_m) if options.resample else None
     grid, tiles = scene.model_tiles(tile_size, overlap, target)
     threshold = count_threshold(meta, options)
