@@ -8,9 +8,9 @@ onnxruntime (``coalwatch.infer.counting.count_scenes`` and ``write_outputs``); d
 with its detections; and set the counts next to the series' ground truth.
 
 Output folder: ``series/`` (scenes, labels, aois.geojson, truth.csv), ``run/`` (training
-run), ``model.onnx``, ``counts/`` (detections GeoJSON, series.csv, summary.txt,
-timelines), ``detections.png``, ``counted_vs_truth.png``, ``comparison.txt`` and
-``demo.json`` (timings, paths).
+run), ``model.onnx``, ``counts/`` (detections GeoJSON and picture per scene, series.csv,
+summary.txt, timelines), ``detections.png`` (the busiest usable scene's picture),
+``counted_vs_truth.png``, ``comparison.txt`` and ``demo.json`` (timings, paths).
 """
 
 from __future__ import annotations
@@ -148,6 +148,7 @@ def count_demo_series(
     scenes: list[Path], model: Path, aois: Path | None, out_dir: Path, threads: int, progress: bool
 ) -> tuple[list[Any], list[Path]]:
     """Count the series as ``coalwatch count`` does and write its outputs."""
+    from coalwatch.infer.aoi import load_aois
     from coalwatch.infer.counting import CountOptions, count_scenes
     from coalwatch.infer.outputs import write_outputs
     from coalwatch.infer.progress import counting_progress
@@ -161,7 +162,8 @@ def count_demo_series(
             on_scene=bars.scene_done,
             tile_progress=bars.tiles,
         )
-    return results, write_outputs(results, out_dir)
+    areas = None if aois is None else load_aois(aois)
+    return results, write_outputs(results, out_dir, aois=areas)
 
 
 def picture_scene(results: list[Any]) -> Any:
@@ -172,9 +174,10 @@ def picture_scene(results: list[Any]) -> Any:
 
 def run_demo(options: DemoOptions, say: Say = print) -> DemoResult:
     """Run every step into ``options.out``; returns paths, results and timings."""
-    from coalwatch.demo_picture import draw_detections
     from coalwatch.demo_plots import plot_counted_vs_truth
     from coalwatch.demo_report import comparison_table, read_truth, summary_next_to_truth
+    from coalwatch.infer.aoi import load_aois
+    from coalwatch.infer.picture import draw_scene
 
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -225,7 +228,8 @@ def run_demo(options: DemoOptions, say: Say = print) -> DemoResult:
             + summary_next_to_truth(results, truth)
         )
         write_text_atomic(out / "comparison.txt", comparison)
-        picture = draw_detections(picture_scene(results), out / "detections.png")
+        areas = load_aois(aois) if aois.is_file() else None
+        picture = draw_scene(picture_scene(results), out / "detections.png", areas)
         plot_counted_vs_truth(results, truth, out / "counted_vs_truth.png")
     result = DemoResult(
         out,

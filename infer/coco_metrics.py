@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from coalwatch.infer.outcomes import ImageOutcome, classify
+
 log = logging.getLogger(__name__)
 
 IOU_OPERATING = 0.5
@@ -70,12 +72,14 @@ class ClassScores:
 
 @dataclass
 class CocoScores:
-    """Per-category scores, COCO's overall mAP and mAP50, and the threshold used."""
+    """Per-category scores, COCO's overall mAP and mAP50, the threshold used and what
+    became of each image's boxes (``outcomes``, in image order)."""
 
     classes: dict[str, ClassScores]
     map: float | None
     map50: float | None
     threshold: float
+    outcomes: list[ImageOutcome] = field(default_factory=list)
 
 
 def _xywh(box: np.ndarray) -> list[float]:
@@ -163,6 +167,7 @@ def coco_scores(
             _mean(s.ap for s in scores.values()),
             _mean(s.ap50 for s in scores.values()),
             threshold,
+            _image_outcomes(images, counted, {}),
         )
     evaluator = COCOeval_faster(gt, dt, "bbox", extra_calc=True, print_function=quiet)
     evaluator.params.maxDets = [1, 100, max(1000, most)]
@@ -171,7 +176,8 @@ def coco_scores(
     evaluator.summarize()
     iou50 = int(np.flatnonzero(np.isclose(evaluator.params.iouThrs, IOU_OPERATING))[0])
     precision = evaluator.eval["precision"]  # [T, R, K, A, M]
-    tp, fp = _operating_counts(evaluator, gt, dt, categories, counted)
+    matched = _matches(evaluator)
+    tp, fp = _operating_counts(matched, gt, dt, categories, counted)
     rec_thrs = [float(r) for r in evaluator.params.recThrs]
     for k, name in enumerate(categories):
         curve = precision[iou50, :, k, 0, -1]
@@ -189,19 +195,57 @@ def coco_scores(
             pr_precision=[float(p) for p in curve[kept]],
         )
     stats = evaluator.stats_as_dict
-    return CocoScores(scores, _stat(stats["AP_all"]), _stat(stats["AP_50"]), threshold)
+    outcomes = _image_outcomes(images, counted, matched)
+    return CocoScores(scores, _stat(stats["AP_all"]), _stat(stats["AP_50"]), threshold, outcomes)
 
 
-def _operating_counts(
-    evaluator, gt, dt, categories: Sequence[str], counted: np.ndarray
-) -> tuple[dict[str, int], dict[str, int]]:
-    """True and false positives among the counted detections (``counted``, by detection id
-    from 1; library matches)."""
+def _matches(evaluator) -> dict[int, int]:
+    """Detection id -> ground-truth id of the library's matches at IoU 0.5 (ids from 1)."""
     matched: dict[int, int] = {}
     for pair, iou in evaluator.eval["matched"].items():
         dt_id, gt_id = (int(v) for v in pair.split("_", 1))
         if iou >= IOU_OPERATING - 1e-9:
             matched[dt_id] = gt_id
+    return matched
+
+
+def _image_outcomes(
+    images: Sequence[ImageBoxes], counted: np.ndarray, matched: dict[int, int]
+) -> list[ImageOutcome]:
+    """Each image's counted detections sorted by outcome (:mod:`coalwatch.infer.outcomes`);
+    detection and ground-truth ids run from 1 over the images in order, as
+    :func:`_datasets` numbers them."""
+    outcomes = []
+    dt_start = gt_start = 0
+    for image in images:
+        n_dt, n_gt = len(image.dt_boxes), len(image.gt_boxes)
+        kept = counted[dt_start : dt_start + n_dt]
+        gt_ids = np.array([matched.get(dt_start + i + 1, 0) for i in range(n_dt)], np.int64)
+        hit_object = np.where(gt_ids > 0, gt_ids - gt_start - 1, -1)
+        ignore = np.asarray(image.gt_ignore, bool)
+        on_ignored = hit_object >= 0
+        on_ignored[on_ignored] = ignore[hit_object[on_ignored]]
+        hit_object[on_ignored] = -2
+        outcomes.append(
+            classify(
+                np.asarray(image.dt_boxes, float).reshape(-1, 4)[kept],
+                [c for c, k in zip(image.dt_classes, kept, strict=True) if k],
+                np.asarray(image.dt_scores, float)[kept],
+                hit_object[kept],
+                image.gt_boxes,
+                image.gt_classes,
+                ignore,
+            )
+        )
+        dt_start, gt_start = dt_start + n_dt, gt_start + n_gt
+    return outcomes
+
+
+def _operating_counts(
+    matched: dict[int, int], gt, dt, categories: Sequence[str], counted: np.ndarray
+) -> tuple[dict[str, int], dict[str, int]]:
+    """True and false positives among the counted detections (``counted``, by detection id
+    from 1; library matches)."""
     tp = {name: 0 for name in categories}
     fp = {name: 0 for name in categories}
     for dt_id, ann in dt.anns.items():

@@ -1,6 +1,7 @@
 """Count ore cars, bulk carriers and coal heaps in GeoTIFF scenes with an exported ONNX
-model (no torch): detections GeoJSON per scene, counts per class, group and area of
-interest, coal heap area, and over a dated series a CSV, a summary in words and timelines."""
+model (no torch): detections GeoJSON and a picture per scene, counts per class, group and
+area of interest, coal heap area, and over a dated series a CSV, a summary in words and
+timelines."""
 
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="read scenes at their own GSD, even where the model was trained at another",
     )
     parser.add_argument("--wgs84", action="store_true", help="write detections in WGS84")
+    parser.add_argument(
+        "--no-pictures",
+        action="store_true",
+        help="no <scene>.detections.png (the scene with its detections and AOIs drawn)",
+    )
     parser.add_argument("--json", action="store_true", help="print per-scene counts as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -111,6 +117,7 @@ def _share(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Validate every input, count every scene, then write all outputs at once."""
+    from coalwatch.infer.aoi import load_aois
     from coalwatch.infer.counting import CountOptions, count_scenes, count_settings
     from coalwatch.infer.outputs import result_summary, write_outputs
     from coalwatch.infer.preflight import preflight
@@ -142,7 +149,13 @@ def run(args: argparse.Namespace) -> int:
     if args.thresholds is not None:
         settings["thresholds_file"] = str(args.thresholds)
     paths = write_outputs(
-        results, args.out, wgs84=args.wgs84, min_usable=args.min_usable, settings=settings
+        results,
+        args.out,
+        wgs84=args.wgs84,
+        min_usable=args.min_usable,
+        settings=settings,
+        pictures=not args.no_pictures,
+        aois=None if args.aoi is None else load_aois(args.aoi),
     )
     if args.json:
         print(

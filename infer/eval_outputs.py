@@ -1,4 +1,5 @@
-"""Write an evaluation's outputs, ``eval.json``, ``pr_curve.png`` and, when calibrated,
+"""Write an evaluation's outputs, ``eval.json``, ``pr_curve.png``, ``<scene>.errors.png``
+per scene (hits, false alarms and missed objects drawn) and, when calibrated,
 ``thresholds.json``, all or nothing."""
 
 from __future__ import annotations
@@ -7,16 +8,22 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from coalwatch.infer.calibration import write_thresholds
+from coalwatch.infer.counting import SceneResult
 from coalwatch.infer.evaluate import EvalReport
+from coalwatch.infer.picture import draw_outcomes
 from coalwatch.infer.pr_curve import write_pr_curve
 
 
-def write_eval_outputs(report: EvalReport, out_dir: str | Path) -> list[Path]:
-    """Write ``eval.json``, ``pr_curve.png`` and the calibration's ``thresholds.json`` into
-    ``out_dir``; returns their paths.
+def write_eval_outputs(
+    report: EvalReport, out_dir: str | Path, results: Sequence[SceneResult] | None = None
+) -> list[Path]:
+    """Write ``eval.json``, ``pr_curve.png``, the calibration's ``thresholds.json`` and, given
+    the scored ``results`` (in the report's scene order), a picture of each scene's hits,
+    false alarms and misses into ``out_dir``; returns their paths.
 
     All are written in a staging folder first and moved in only when all are done; other
     files in ``out_dir`` are kept.
@@ -31,6 +38,11 @@ def write_eval_outputs(report: EvalReport, out_dir: str | Path) -> list[Path]:
         if report.calibration is not None:
             write_thresholds(report.calibration, staging / "thresholds.json")
             names.append("thresholds.json")
+        if results is not None:
+            for result, outcome in zip(results, report.scores.outcomes, strict=True):
+                name = f"{result.scene_id}.errors.png"
+                draw_outcomes(result, outcome, staging / name)
+                names.append(name)
         final = []
         for name in names:
             os.replace(staging / name, out_dir / name)

@@ -24,6 +24,7 @@ from coalwatch.infer.counting import CountOptions, SceneResult, count_scene
 from coalwatch.infer.eval_truth import LevelMap, SceneTruth, load_truth
 from coalwatch.infer.merge import NESTED_SHARE
 from coalwatch.infer.metadata import thresholds_by_class_id
+from coalwatch.infer.outcomes import KINDS
 from coalwatch.infer.session import detector_for
 from coalwatch.labels.taxonomy import Taxonomy, load_taxonomy
 
@@ -84,11 +85,22 @@ class EvalReport:
             return ""
         return " (" + ", ".join(f"{k} {v:g}" for k, v in self.class_thresholds.items()) + ")"
 
+    def false_alarm_kinds(self) -> dict[str, dict[str, int]]:
+        """Per category, its false alarms by kind (:mod:`coalwatch.infer.outcomes`), over
+        every scene."""
+        kinds = {name: dict.fromkeys(KINDS, 0) for name in self.categories}
+        for outcome in self.scores.outcomes:
+            for name, per in outcome.kind_counts().items():
+                for kind in KINDS:
+                    kinds[name][kind] += per[kind]
+        return kinds
+
     def count_mae(self, category: str) -> float:
         return float(np.mean([abs(s.error[category]) for s in self.scenes]))
 
     def to_dict(self) -> dict[str, Any]:
         classes = {}
+        alarm_kinds = self.false_alarm_kinds()
         for name in self.categories:
             s = self.scores.classes[name]
             true_total = sum(sc.truth[name] for sc in self.scenes)
@@ -103,6 +115,7 @@ class EvalReport:
                 "tp": s.tp,
                 "fp": s.fp,
                 "fn": s.fn,
+                "false_alarms": alarm_kinds[name],
                 "count_true": true_total,
                 "count_predicted": pred_total,
                 "count_mae": _r(self.count_mae(name)),
@@ -172,6 +185,13 @@ class EvalReport:
             f"{self.level} level, {len(self.scenes)} scene(s), score threshold "
             f"{self.scores.threshold:g}{self._per_class_text()}, IoU 0.5 for precision/recall"
         )
+        kinds = self.false_alarm_kinds()
+        totals = {k: sum(per[k] for per in kinds.values()) for k in KINDS}
+        if any(totals.values()):
+            rows.append(
+                "false alarms: "
+                + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in totals.items())
+            )
         if self.left_out:
             rows.append(
                 "left out (the model predicts no such class): "

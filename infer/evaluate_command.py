@@ -2,7 +2,8 @@
 inference as count, then COCO mAP and mAP50 per class, precision/recall/F1 at the model's
 threshold and the count error per class per scene, at leaf or group level. Labels: X.geojson
 beside each scene X.tif, a folder of them, or a COCO file whose images are the scenes.
-Writes eval.json and pr_curve.png; with --calibrate, thresholds.json: per-class count
+Writes eval.json, pr_curve.png and a picture of each scene's hits, false alarms and missed
+objects; with --calibrate, thresholds.json: per-class count
 thresholds calibrated on these scenes' count error, for count --thresholds."""
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--thresholds)",
     )
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads")
+    parser.add_argument(
+        "--no-pictures",
+        action="store_true",
+        help="no <scene>.errors.png (hits, false alarms and missed objects drawn)",
+    )
     parser.add_argument("--json", action="store_true", help="print eval.json to stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -83,10 +89,11 @@ def split_paths(paths: list[Path]) -> tuple[list[Path], Path | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate, then write eval.json and pr_curve.png together (nothing on failure)."""
+    """Evaluate, then write eval.json, pr_curve.png and the pictures together (nothing on
+    failure)."""
     from coalwatch.errors import InputError
     from coalwatch.infer.eval_outputs import write_eval_outputs
-    from coalwatch.infer.evaluate import EvalOptions, plan_evaluation, run_evaluation
+    from coalwatch.infer.evaluate import EvalOptions, count_labelled, plan_evaluation, report_of
     from coalwatch.infer.progress import counting_progress
     from coalwatch.labels.importers import parse_class_map
 
@@ -112,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
     )
     plan = plan_evaluation(scenes, labels, args.model, options)
     with counting_progress(len(plan.truths), enabled=not args.quiet) as progress:
-        report = run_evaluation(plan, tile_progress=progress.tiles, on_scene=progress.scene_done)
-    paths = write_eval_outputs(report, args.out)
+        results = count_labelled(plan, progress.tiles, progress.scene_done)
+    report = report_of(plan, results)
+    paths = write_eval_outputs(report, args.out, None if args.no_pictures else results)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:

@@ -1,6 +1,7 @@
 """Write everything a count produces into one output folder, all or nothing.
 
-Files: ``<scene>.detections.geojson`` per scene, ``series.csv``, ``summary.txt``,
+Files: ``<scene>.detections.geojson`` and ``<scene>.detections.png`` (the scene with its
+detections and areas of interest drawn) per scene, ``series.csv``, ``summary.txt``,
 ``counts.json`` and ``timeline_<class>.png`` (plus ``timeline_heap_area.png``). They are
 written into a staging folder beside ``out_dir`` and moved in only when all are done, so a
 failure leaves no partial output; other files already in ``out_dir`` are kept.
@@ -16,8 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from coalwatch.infer.aoi import AreasOfInterest
 from coalwatch.infer.counting import SceneResult
 from coalwatch.infer.geojson import write_detections
+from coalwatch.infer.picture import draw_scene
 from coalwatch.infer.series import MIN_USABLE, Series
 from coalwatch.infer.timeline import write_timelines
 
@@ -52,9 +55,12 @@ def write_outputs(
     wgs84: bool = False,
     min_usable: float = MIN_USABLE,
     settings: dict[str, Any] | None = None,
+    pictures: bool = True,
+    aois: AreasOfInterest | None = None,
 ) -> list[Path]:
     """Write all outputs of a count; returns their final paths. ``settings``
-    (:func:`coalwatch.infer.counting.count_settings`) go into counts.json beside the counts."""
+    (:func:`coalwatch.infer.counting.count_settings`) go into counts.json beside the counts;
+    ``pictures``: a PNG per scene, with ``aois`` outlined on it."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".count.", suffix=".tmp", dir=out_dir))
@@ -62,6 +68,8 @@ def write_outputs(
         series = Series.of(results)
         for result in series.results:
             write_detections(staging / f"{result.scene_id}.detections.geojson", result, wgs84)
+            if pictures:
+                draw_scene(result, staging / f"{result.scene_id}.detections.png", aois)
         series.write_csv(staging / "series.csv")
         (staging / "summary.txt").write_text(series.summary(min_usable))
         counts = {"scenes": [result_summary(r) for r in series.results]}

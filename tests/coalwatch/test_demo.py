@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from coalwatch.cli import main
-from coalwatch.demo_picture import densest_window
 from coalwatch.demo_plots import plot_counted_vs_truth
 from coalwatch.demo_report import (
     comparison_table,
@@ -111,22 +109,6 @@ def test_counted_vs_truth_plot(series, tmp_path) -> None:
     results, truth = series
     png = plot_counted_vs_truth(results, truth, tmp_path / "cmp.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
-
-
-def test_densest_window_finds_the_cluster(series) -> None:
-    sparse = [[100.0 * i, 100.0, 100.0 * i + 20, 106.0] for i in range(5)]
-    cluster = [
-        [1500.0 + 25 * i, 700.0 + 10 * j, 1520.0 + 25 * i, 706.0 + 10 * j]
-        for i in range(4)
-        for j in range(4)
-    ]
-    boxes = np.array(sparse + cluster)
-    r = dataclasses.replace(
-        series[0][1], detections=Detections(boxes, np.ones(len(boxes)), np.ones(len(boxes), int))
-    )
-    x, y, w, h = densest_window(r, 320)
-    assert (w, h) == (320, 320)
-    assert x <= 1510 and x + w > 1585 and y <= 703 and y + h > 733  # every cluster centre
 
 
 def test_quick_demo_end_to_end(tmp_path, capsys) -> None:

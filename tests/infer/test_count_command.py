@@ -80,10 +80,34 @@ def test_count_cli_writes_everything_without_torch(trained_onnx, series_dir, tmp
     names = {p.name for p in out.iterdir()}
     assert {"series.csv", "summary.txt", "counts.json", "timeline_ore_car.png"} <= names
     assert len([n for n in names if n.endswith(".detections.geojson")]) == 4
+    assert len([n for n in names if n.endswith(".detections.png")]) == 4
     summary = (out / "summary.txt").read_text()
     assert "ore_car:" in summary and "successive images, 2018-02-04 to 2018-02-12" in summary
     header = (out / "series.csv").read_text().splitlines()[0]
     assert header.startswith("scene,date,usable_fraction")
+
+
+def test_no_pictures_leaves_the_scene_pictures_out(trained_onnx, series_dir, tmp_path) -> None:
+    scene = str(series_dir / "site_2018-02-08.tif")
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "count",
+                scene,
+                "--model",
+                str(trained_onnx),
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-pictures",
+            ]
+        )
+        == 0
+    )
+    names = {p.name for p in out.iterdir()}
+    assert "site_2018-02-08.detections.geojson" in names
+    assert not any(n.endswith(".detections.png") for n in names)
 
 
 def _onnx_without_metadata(path: Path) -> Path:

@@ -100,6 +100,13 @@ def test_missed_and_spurious_objects(tmp_path, blobs) -> None:
     assert scene["error"]["ore_car"] == -1
     assert scene["relative_error"]["ore_car"] == pytest.approx(-0.2)
     assert scene["relative_error"]["bulk_carrier"] is None
+    # what the picture draws: the same matches, box by box
+    (outcome,) = evaluate.evaluate([tif], None, "unused.onnx").scores.outcomes
+    assert sorted(map(tuple, outcome.of_kind("hit").tolist())) == sorted([*CARS[:3], HEAP])
+    np.testing.assert_array_equal(outcome.of_kind("background"), [(700, 500, 726, 506)])
+    assert sorted(map(tuple, outcome.missed.tolist())) == sorted(CARS[3:])
+    assert outcome.labelled == 6
+    assert data["classes"]["ore_car"]["false_alarms"]["background"] == 1
 
 
 def test_group_level_scores_group_labels(tmp_path, blobs) -> None:
@@ -124,6 +131,8 @@ def test_occluded_labels_are_ignored_unless_kept(tmp_path, blobs) -> None:
     # the found occluded car is neither right nor wrong; the hidden one is not missed
     assert (car["tp"], car["fp"], car["fn"]) == (3, 0, 0)
     assert data["scenes"][0]["ignored_labels"] == 2
+    (outcome,) = evaluate.evaluate([tif], None, "unused.onnx").scores.outcomes
+    assert outcome.kinds == ("hit",) * 4 and len(outcome.missed) == 0  # the ignored car left out
     kept = evaluate.evaluate([tif], None, "unused.onnx", EvalOptions(keep_occluded=True))
     car = kept.to_dict()["classes"]["ore_car"]
     assert (car["tp"], car["fp"], car["fn"]) == (4, 0, 1)
@@ -156,16 +165,25 @@ def test_scores_below_threshold_shape_ap_not_counts() -> None:
     assert (a.tp, a.fp, a.fn) == (2, 1, 1)
     assert 0.7 < a.ap50 < 1.0  # the low-scored true box still adds recall, after a false one
     assert a.pr_recall[0] == 0.0 and a.pr_precision[0] == pytest.approx(1.0)
+    (outcome,) = scores.outcomes
+    np.testing.assert_array_equal(outcome.of_kind("hit"), dt[:2])
+    np.testing.assert_array_equal(outcome.of_kind("background"), dt[3:])  # near nothing
+    np.testing.assert_array_equal(outcome.missed, gt[2:])  # found only below the threshold
 
 
 def test_outputs_written_together(tmp_path, blobs) -> None:
     tif = labelled_scene(tmp_path, "yard", cars_and_heap())
-    report = evaluate.evaluate([tif], None, "unused.onnx")
+    plan = evaluate.plan_evaluation([tif], None, "unused.onnx")
+    results = evaluate.count_labelled(plan)
+    report = evaluate.report_of(plan, results)
     paths = write_eval_outputs(report, tmp_path / "out")
     assert [p.name for p in paths] == ["eval.json", "pr_curve.png"]
     assert json.loads(paths[0].read_text())["level"] == "leaf"
     assert paths[1].read_bytes()[:4] == b"\x89PNG"
     assert "ore_car" in report.table()
+    pictured = write_eval_outputs(report, tmp_path / "pictured", results)
+    assert [p.name for p in pictured][-1] == "yard.errors.png"
+    assert pictured[-1].read_bytes()[:4] == b"\x89PNG"
 
 
 def test_missing_labels_fail_before_counting(tmp_path, blobs) -> None:

@@ -47,6 +47,7 @@ def test_evaluate_writes_report_without_torch(tmp_path, trained_onnx) -> None:
     assert car["AP50"] > 0.5  # the briefly trained tiny model finds dark cars
     assert report["scenes"][0]["truth"]["ore_car"] == 6
     assert (out / "pr_curve.png").stat().st_size > 1000
+    assert (out / "yard.errors.png").read_bytes()[:4] == b"\x89PNG"
     assert "ore_car" in done.stdout
 
     grouped = run_cli(
