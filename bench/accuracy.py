@@ -75,6 +75,7 @@ def summarise(plan: Any, results: list[Any], label: str, seconds: float, **chang
     """Per-class rows and overall numbers of counted ``results`` at the thresholds of
     ``plan`` (with ``change`` applied: other thresholds, a calibration)."""
     from coalwatch.infer.evaluate import report_of
+    from coalwatch.infer.outcomes import KINDS
 
     report = report_of(dataclasses.replace(plan, **change), results)
     data = report.to_dict()
@@ -93,6 +94,7 @@ def summarise(plan: Any, results: list[Any], label: str, seconds: float, **chang
                 "recall": c["recall"],
                 "count MAE/scene": c["count_mae"],
                 "count rel. error": c["count_relative_error"],
+                FALSE_ALARMS: "/".join(str(c["false_alarms"][k]) for k in KINDS),
             }
         )
     rows.append(
@@ -163,6 +165,8 @@ def date_summary(first: int, scored: dict[str, dict]) -> dict[str, Any]:
     return line
 
 
+# false alarms by kind (coalwatch.infer.outcomes): duplicate / wrong class / misplaced / background
+FALSE_ALARMS = "false alarms dup/cls/loc/bkg"
 COLUMNS = [
     "set",
     "class",
@@ -173,6 +177,7 @@ COLUMNS = [
     "recall",
     "count MAE/scene",
     "count rel. error",
+    FALSE_ALARMS,
 ]
 
 

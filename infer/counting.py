@@ -81,6 +81,7 @@ class SceneResult:
     aoi_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     heap_area_m2: float | None = None
     aoi_heap_area_m2: dict[str, float | None] = field(default_factory=dict)
+    bands: tuple[int, ...] = (1, 2, 3)  # the scene's bands the model read, as red, green, blue
     tiles_total: int = 0
     tiles_read: int = 0
     seconds: float = 0.0
@@ -266,6 +267,7 @@ def scene_result(
         detections=dets,
         counts=counts,
         group_counts=group_counts(counts, taxonomy),
+        bands=scene.bands,
         warnings=warnings,
     )
     if heap_id is not None and scene.pixel_area_m2 is not None:

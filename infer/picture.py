@@ -58,11 +58,17 @@ def class_colour(class_id: int) -> str:
     return COLOURS[(int(class_id) - 1) % len(COLOURS)]
 
 
-def _read(src: Any, window: Any = None, out_shape: tuple[int, int] | None = None) -> np.ndarray:
-    """Bands 1-3 (or band 1 as grey) as (bands, rows, cols); decimated to ``out_shape``."""
-    bands = [1, 2, 3] if src.count >= 3 else [1, 1, 1]
+def _read(
+    src: Any,
+    bands: Sequence[int],
+    window: Any = None,
+    out_shape: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """The ``bands`` the model read (band 1 as grey where the scene lacks them) as (bands,
+    rows, cols); decimated to ``out_shape``."""
+    picked = list(bands) if max(bands) <= src.count else [1, 1, 1]
     shape = None if out_shape is None else (3, *out_shape)
-    return src.read(bands, window=window, out_shape=shape)
+    return src.read(picked, window=window, out_shape=shape)
 
 
 def _stretch(data: np.ndarray) -> tuple[float, float]:
@@ -218,8 +224,8 @@ def draw_boxes(
     shape = (max(1, round(result.height * scale)), max(1, round(result.width * scale)))
     x, y, w, h = densest_window(_centres(focus), result.width, result.height, zoom_px)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasterio.open(result.scene) as src:
-        overview = _read(src, out_shape=shape)
-        crop = _read(src, window=Window(x, y, w, h))
+        overview = _read(src, result.bands, out_shape=shape)
+        crop = _read(src, result.bands, window=Window(x, y, w, h))
     lo, hi = _stretch(overview)
     # the decimated panel's pixels are scene pixels scaled by its own ratio per axis
     sx, sy = shape[1] / result.width, shape[0] / result.height

@@ -119,3 +119,21 @@ def test_sixteen_bit_scenes_are_stretched_on_their_imaged_pixels() -> None:
     assert shown.shape == (10, 100, 3) and shown.dtype == np.uint8
     assert shown[0, 50, 0] == 0 and shown[0, 99, 0] == 255
     assert 100 < shown[0, 75, 0] < 160  # mid-range stays mid-grey
+
+
+def test_the_scene_is_shown_in_the_bands_the_model_read(counted, tmp_path) -> None:
+    """A blue-green-red product read by a model as bands (3, 2, 1) shows its red as red."""
+    import rasterio
+
+    path = tmp_path / "bgr.tif"
+    with rasterio.open(counted.scene) as src:
+        profile = src.profile
+    data = np.full((3, counted.height, counted.width), 10, np.uint8)
+    data[2] = 250  # band 3 holds the red
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    bgr = dataclasses.replace(counted, scene=str(path), bands=(3, 2, 1))
+    as_read = draw_scene(bgr, tmp_path / "as_read.png")
+    in_order = draw_scene(dataclasses.replace(bgr, bands=(1, 2, 3)), tmp_path / "in_order.png")
+    assert _pixels_of(as_read, "#fa0a0a") > 10_000
+    assert _pixels_of(in_order, "#fa0a0a") == 0
