@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -73,12 +75,26 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> Path:
     return Path(target)
 
 
-def save_figure(fig: Any, target: str | os.PathLike[str], dpi: float | None = None) -> Path:
-    """Save a matplotlib figure as PNG atomically, close it, and return the path."""
+def save_figure(
+    fig: Any, target: str | os.PathLike[str], dpi: float | None = None, palette: bool = False
+) -> Path:
+    """Save a matplotlib figure as PNG atomically, close it, and return the path.
+
+    ``palette``: 256 colours (an adaptive palette), for figures of imagery, whose full-colour
+    PNGs are about four times the size.
+    """
     import matplotlib.pyplot as plt
 
     target = Path(target)
     with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
+        if palette:
+            from PIL import Image
+
+            fig.canvas.draw()
+            rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+            image = Image.fromarray(rgb).quantize(256, method=Image.Quantize.FASTOCTREE)
+            image.save(tmp, format="PNG", optimize=True)
+        else:
+            fig.savefig(tmp, format="png", dpi=dpi)
     plt.close(fig)
     return target

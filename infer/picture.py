@@ -258,7 +258,7 @@ def draw_boxes(
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
     fig.suptitle(title, fontsize=12)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    return save_figure(fig, out)
+    return save_figure(fig, out, palette=True)
 
 
 def _when(result: SceneResult) -> str:

@@ -55,3 +55,26 @@ def test_save_figure_writes_a_png_and_closes_the_figure(tmp_path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not plt.fignum_exists(fig.number)
     assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]
+
+
+def test_a_palette_figure_of_imagery_is_smaller_and_keeps_its_size(tmp_path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    from coalwatch.atomic import save_figure
+
+    texture = np.random.default_rng(0).integers(0, 255, (300, 300, 3), dtype=np.uint8)
+    paths = []
+    for palette in (False, True):
+        fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+        ax.imshow(texture, interpolation="lanczos")
+        paths.append(save_figure(fig, tmp_path / f"palette_{palette}.png", palette=palette))
+        assert not plt.fignum_exists(fig.number)
+    full, compact = (Image.open(p) for p in paths)
+    assert compact.mode == "P" and full.mode == "RGBA"
+    assert compact.size == full.size == (400, 400)
+    assert paths[1].stat().st_size < paths[0].stat().st_size / 2
