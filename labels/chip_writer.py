@@ -165,15 +165,25 @@ class ChipWriter:
         self.images[split].append(
             CocoImage(image_id, f"images/{name}", int(window.width), int(window.height), extra)
         )
-        for category_id, obj, (x0, y0, x1, y1), visible in plan.boxes:
-            attributes = {**info.attributes[obj], "visible": round(visible, 3)}
-            self._annotation_count += 1
-            bbox = (x0, y0, x1 - x0, y1 - y0)
-            self.annotations[split].append(
-                CocoAnnotation(self._annotation_count, image_id, category_id, bbox, 0, attributes)
-            )
-            if visible >= 1 - 1e-9:
-                self.whole.add((plan.scene, obj))
+        for fragment, boxes in ((False, plan.boxes), (True, plan.fragments)):
+            for category_id, obj, (x0, y0, x1, y1), visible in boxes:
+                attributes = {**info.attributes[obj], "visible": round(visible, 3)}
+                if fragment:
+                    attributes["fragment"] = True
+                self._annotation_count += 1
+                bbox = (x0, y0, x1 - x0, y1 - y0)
+                self.annotations[split].append(
+                    CocoAnnotation(
+                        self._annotation_count,
+                        image_id,
+                        category_id,
+                        bbox,
+                        int(fragment),
+                        attributes,
+                    )
+                )
+                if visible >= 1 - 1e-9:
+                    self.whole.add((plan.scene, obj))
         self.empty[split] += not plan.boxes
         a, b, c, d, e, f = info.transform
         transform = [a, b, a * col + b * row + c, d, e, d * col + e * row + f]

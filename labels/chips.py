@@ -4,7 +4,9 @@ Chips are ``size`` x ``size`` windows on a grid with ``overlap`` pixels shared b
 neighbours; the last row and column are aligned to the scene's edge, so any object no
 larger than the overlap lies whole in at least one chip. Windows are read one at a time
 with rasterio (never the whole scene). Boxes are clipped at chip borders and kept when at
-least ``min_visible`` of their area is inside. Chips with no object at all are *empty*;
+least ``min_visible`` of their area is inside; a smaller fragment of an object is kept as an
+ignored box (COCO ``iscrowd``, attribute ``fragment``): not trained on, and a detection of
+it is neither right nor wrong when scored. Chips with no object at all are *empty*;
 ``empty_share`` of each split's chips are empty ones (picked at random, seeded); chips
 holding only object fragments are left out, so that no negative shows part of an object.
 Chips more than ``max_nodata`` nodata (within the scene) are skipped. Scenes, not chips,
@@ -136,41 +138,67 @@ def split_scenes(
     return {name: "val" if name in chosen else "train" for name in names}
 
 
+ClippedBox = tuple[int, int, tuple[float, float, float, float], float]
+
+
 @dataclass
 class PlannedChip:
     """A window of a scene and the boxes that belong in it (chip pixels)."""
 
     scene: int
     window: Window
-    boxes: list[tuple[int, int, tuple[float, float, float, float], float]]
+    boxes: list[ClippedBox]
     touched: bool  # any object overlaps the window at all
+    # objects less than min_visible inside, as boxes: ignored regions of the chip
+    fragments: list[ClippedBox] = field(default_factory=list)
+
+
+def _clipped(
+    info: SceneInfo, picked: np.ndarray, clipped: np.ndarray, visible: np.ndarray, origin
+) -> list[ClippedBox]:
+    """``(category id, object, box in chip pixels, visible share)`` of the picked objects."""
+    col, row = origin
+    return [
+        (
+            int(info.category_ids[i]),
+            int(i),
+            tuple(float(v) for v in clipped[i] - (col, row, col, row)),
+            float(visible[i]),
+        )
+        for i in np.flatnonzero(picked)
+    ]
 
 
 def plan_chips(info: SceneInfo, scene_index: int, options: ChipOptions) -> list[PlannedChip]:
-    """Every window of a scene with its clipped boxes (category id, object, box, visible)."""
+    """Every window of a scene with its clipped boxes and fragments (category id, object,
+    box, visible share)."""
     size = options.size
     boxes = info.boxes  # (N, 4) scene pixels
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     plans = []
     for row in chip_starts(info.height, size, options.overlap):
         for col in chip_starts(info.width, size, options.overlap):
-            x0 = np.clip(boxes[:, 0], col, col + size)
-            y0 = np.clip(boxes[:, 1], row, row + size)
-            x1 = np.clip(boxes[:, 2], col, col + size)
-            y1 = np.clip(boxes[:, 3], row, row + size)
-            inter = np.maximum(x1 - x0, 0) * np.maximum(y1 - y0, 0)
+            clipped = np.column_stack(
+                [
+                    np.clip(boxes[:, 0], col, col + size),
+                    np.clip(boxes[:, 1], row, row + size),
+                    np.clip(boxes[:, 2], col, col + size),
+                    np.clip(boxes[:, 3], row, row + size),
+                ]
+            ).reshape(-1, 4)
+            sides = np.maximum(clipped[:, 2:] - clipped[:, :2], 0)
+            inter = sides[:, 0] * sides[:, 1]
             visible = inter / areas
-            kept = [
-                (
-                    int(info.category_ids[i]),
-                    int(i),
-                    (x0[i] - col, y0[i] - row, x1[i] - col, y1[i] - row),
-                    float(visible[i]),
+            enough = visible >= options.min_visible - 1e-9
+            plans.append(
+                PlannedChip(
+                    scene_index,
+                    Window(col, row, size, size),
+                    _clipped(info, enough, clipped, visible, (col, row)),
+                    bool((inter > 0).any()),
+                    _clipped(info, (inter > 0) & ~enough, clipped, visible, (col, row)),
                 )
-                for i in np.flatnonzero(visible >= options.min_visible - 1e-9)
-            ]
-            touched = bool((inter > 0).any())
-            plans.append(PlannedChip(scene_index, Window(col, row, size, size), kept, touched))
+            )
     return plans
 
 
@@ -244,8 +272,9 @@ def make_chips(
             summary.notes.append(_not_whole_note(infos, writer.whole, options.overlap))
         if summary.hidden:
             summary.notes.append(
-                f"{summary.hidden} of {summary.annotations} boxes are hidden (occluded or "
-                "crowd): kept in the chips, left out of training and of scoring"
+                f"{summary.hidden} of {summary.annotations} boxes are hidden (occluded, crowd, "
+                f"or a fragment under {options.min_visible:.0%} inside its chip): kept in the "
+                "chips, left out of training and of scoring"
             )
         _write_records(tmp, writer, summary, options, taxonomy, scaling, split_of)
         write_scene_label_files(labelled, tmp / "labels")

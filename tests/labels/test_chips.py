@@ -84,6 +84,25 @@ def test_boxes_are_clipped_at_chip_borders_and_dropped_below_min_visible(
     assert summary.objects_whole == 0
 
 
+def test_fragments_beside_kept_objects_are_ignored_boxes(make_scene, tmp_path) -> None:
+    """A car mostly outside a chip is an ignored box there, not background."""
+    objects = [("ore_car", (240.0, 100.0, 280.0, 110.0)), ("ore_car", (300.0, 20.0, 340.0, 30.0))]
+    make_scene("edge", width=512, height=128, objects=objects)
+    out = tmp_path / "chips"
+    options = ChipOptions(size=128, overlap=0, min_visible=0.7, empty_share=0, val_share=0, **QUIET)
+    summary = make_chips([tmp_path / "scenes"], out, options)
+    train = _chips(out)["train"]
+    # the chip at column 256 holds the second car whole and 24/40 of the first
+    assert [im["window"][0] for im in train["images"]] == [256]
+    kept, fragment = sorted(train["annotations"], key=lambda a: a["iscrowd"])
+    assert kept["bbox"] == [44.0, 20.0, 40.0, 10.0] and kept["iscrowd"] == 0
+    assert fragment["bbox"] == [0.0, 100.0, 24.0, 10.0] and fragment["iscrowd"] == 1
+    assert fragment["attributes"] == {**fragment["attributes"], "fragment": True, "visible": 0.6}
+    assert summary.hidden == 1
+    records = read_coco(out / "train.json").annotations
+    assert [a.hidden for a in sorted(records, key=lambda a: a.iscrowd)] == [False, True]
+
+
 def test_train_and_val_are_split_by_scene(make_scene, tmp_path) -> None:
     for k in range(4):
         make_scene(f"s{k}", objects=[("ore_car", (20.0 + 10 * k, 30.0, 30.0 + 10 * k, 34.0))])
@@ -317,6 +336,6 @@ def test_hidden_objects_are_kept_flagged_and_counted(make_scene, tmp_path) -> No
     flags = {a.category_id: a.hidden for a in coco.annotations}
     assert flags == {5: True, 1: False}
     assert summary.hidden == sum(flags.values()) == 1
-    assert "1 of 2 boxes are hidden (occluded or crowd)" in summary.line()
+    assert "1 of 2 boxes are hidden (occluded, crowd, or a fragment" in summary.line()
     manifest = json.loads((tmp_path / "chips" / "manifest.json").read_text())
     assert manifest["summary"]["hidden"] == 1
