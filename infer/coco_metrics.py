@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from coalwatch.infer.outcomes import ImageOutcome, classify
+from coalwatch.infer.outcomes import IOU_MATCH, ImageOutcome, classify
 
 log = logging.getLogger(__name__)
 
-IOU_OPERATING = 0.5
+IOU_OPERATING = IOU_MATCH
 
 
 @dataclass(frozen=True)

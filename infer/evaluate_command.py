@@ -3,8 +3,8 @@ inference as count, then COCO mAP and mAP50 per class, precision/recall/F1 at th
 threshold and the count error per class per scene, at leaf or group level. Labels: X.geojson
 beside each scene X.tif, a folder of them, or a COCO file whose images are the scenes.
 Writes eval.json, pr_curve.png and a picture of each scene's hits, false alarms and missed
-objects; with --calibrate, thresholds.json: per-class count
-thresholds calibrated on these scenes' count error, for count --thresholds."""
+objects; with --calibrate, thresholds.json: per-class count thresholds calibrated on these
+scenes' count error, for count --thresholds."""
 
 from __future__ import annotations
 

@@ -138,13 +138,18 @@ def aoi_outlines(
     return outlines
 
 
+def _to_panel(xy: np.ndarray, scale: Scale, offset=(0.0, 0.0)) -> np.ndarray:
+    """Scene pixel coordinates (pixel edges: 0 is the scene's left edge) of ``(N, 2)``
+    points as a panel's imshow coordinates (integers are pixel centres)."""
+    return (np.asarray(xy, float) - offset) * np.asarray(scale) - 0.5
+
+
 def _rings(boxes: np.ndarray, scale: Scale, offset: tuple[float, float]) -> list[np.ndarray]:
     """Boxes as closed polylines in panel coordinates."""
-    shift, factor = np.array([*offset, *offset]), np.array([*scale, *scale])
     rings = []
-    for box in np.asarray(boxes, float).reshape(-1, 4):
-        x0, y0, x1, y1 = (box - shift) * factor
-        rings.append(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]))
+    for x0, y0, x1, y1 in np.asarray(boxes, float).reshape(-1, 4):
+        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]])
+        rings.append(_to_panel(corners, scale, offset))
     return rings
 
 
@@ -172,7 +177,7 @@ def _draw_aois(ax: Any, outlines: Outlines, scale: Scale) -> None:
     for name, rings in outlines:
         if not rings:
             continue
-        scaled = [ring * np.array(scale) for ring in rings]
+        scaled = [_to_panel(ring, scale) for ring in rings]
         lines = LineCollection(scaled, colors=AOI_COLOUR, linewidths=0.9, linestyles="--")
         lines.set_path_effects(halo)
         ax.add_collection(lines)
@@ -236,7 +241,8 @@ def draw_boxes(
     left.imshow(_display(overview, lo, hi), interpolation="lanczos")
     _draw_layers(left, layers, (sx, sy), thin=0.7)
     _draw_aois(left, list(outlines), (sx, sy))
-    left.add_patch(Rectangle((x * sx, y * sy), w * sx, h * sy, fill=False, ec="white", ls=":"))
+    corner = _to_panel(np.array([x, y]), (sx, sy))
+    left.add_patch(Rectangle(tuple(corner), w * sx, h * sy, fill=False, ec="white", ls=":"))
     right.imshow(_display(crop, lo, hi), interpolation="nearest")
     _draw_layers(right, layers, (1.0, 1.0), offset=(x, y), thin=1.2)
     left.set_xlim(-0.5, shape[1] - 0.5)

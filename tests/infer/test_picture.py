@@ -18,6 +18,7 @@ from coalwatch.infer.picture import (
     MISSED,
     OUTCOME_COLOURS,
     _display,
+    _rings,
     _stretch,
     aoi_outlines,
     class_colour,
@@ -137,3 +138,16 @@ def test_the_scene_is_shown_in_the_bands_the_model_read(counted, tmp_path) -> No
     in_order = draw_scene(dataclasses.replace(bgr, bands=(1, 2, 3)), tmp_path / "in_order.png")
     assert _pixels_of(as_read, "#fa0a0a") > 10_000
     assert _pixels_of(in_order, "#fa0a0a") == 0
+
+
+def test_boxes_sit_on_pixel_edges_in_both_panels() -> None:
+    """A box over pixels 10-35 x 20-25 outlines their outer edges (imshow: integers are pixel
+    centres), at full resolution and decimated 4x."""
+    box = np.array([[10.0, 20.0, 36.0, 26.0]])
+    (ring,) = _rings(box, (1.0, 1.0), (0.0, 0.0))
+    np.testing.assert_allclose(ring.min(axis=0), (9.5, 19.5))
+    np.testing.assert_allclose(ring.max(axis=0), (35.5, 25.5))
+    (zoomed,) = _rings(box, (1.0, 1.0), (10.0, 20.0))
+    np.testing.assert_allclose(zoomed.min(axis=0), (-0.5, -0.5))
+    (decimated,) = _rings(box, (0.25, 0.25), (0.0, 0.0))
+    np.testing.assert_allclose(decimated.min(axis=0), (2.0, 4.5))
