@@ -13,7 +13,7 @@ from pathlib import Path
 
 from coalwatch.infer.calibration import write_thresholds
 from coalwatch.infer.counting import SceneResult
-from coalwatch.infer.evaluate import EvalReport
+from coalwatch.infer.eval_report import EvalReport
 from coalwatch.infer.picture import draw_outcomes
 from coalwatch.infer.pr_curve import write_pr_curve
 

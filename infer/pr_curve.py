@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coalwatch.atomic import save_figure
-from coalwatch.infer.evaluate import EvalReport
+from coalwatch.infer.eval_report import EvalReport
 
 
 def write_pr_curve(report: EvalReport, path: str | Path) -> Path:
