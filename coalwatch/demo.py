@@ -1,7 +1,7 @@
 """The whole pipeline on synthetic data, from nothing: render a dated series of a coal port,
 train the CPU default detector on synthetic scenes, export it to ONNX, count the series
 without torch, and print the analyst-style summary next to the ground truth, with the
-paths to the detections GeoJSON, the series CSV, the timelines and a picture.
+paths to the detections GeoJSON and pictures, the series CSV and the timelines.
 --quick (tiny model, small scenes) takes a minute or two; the full run about 20 minutes
 on 2 CPU cores."""
 
@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"  detections GeoJSON  {result.counts_dir}/*.detections.geojson "
         f"({len(result.detections_geojson)} scenes)"
+    )
+    print(
+        f"  scene pictures      {result.counts_dir}/*.detections.png "
+        f"({len(result.scene_pictures)} scenes)"
     )
     print(f"  series CSV          {result.counts_dir / 'series.csv'}")
     print(f"  summary             {result.counts_dir / 'summary.txt'}")

@@ -82,6 +82,10 @@ class DemoResult:
     def detections_geojson(self) -> list[Path]:
         return [p for p in self.outputs if p.name.endswith(".detections.geojson")]
 
+    @property
+    def scene_pictures(self) -> list[Path]:
+        return [p for p in self.outputs if p.name.endswith(".detections.png")]
+
 
 Say = Callable[[str], None]
 

@@ -126,6 +126,8 @@ def test_quick_demo_end_to_end(tmp_path, capsys) -> None:
     rows = (out / "counts" / "series.csv").read_text().strip().splitlines()
     assert len(rows) - 1 == truth_dates == 13
     assert len(list((out / "counts").glob("*.detections.geojson"))) == 13
+    assert len(list((out / "counts").glob("*.detections.png"))) == 13
+    assert "scene pictures" in printed and "(13 scenes)" in printed
     pngs = ["detections.png", "counted_vs_truth.png", "counts/timeline_ore_car.png"]
     for png in [out / name for name in pngs]:
         assert png.read_bytes()[:4] == b"\x89PNG"
