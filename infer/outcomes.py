@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from coalwatch.infer.merge import iou_with
+
 IOU_MATCH = 0.5  # as the scores' operating point
 IOU_NEAR = 0.1  # a box this close to an unfound object of its class is misplaced, not background
 KINDS = ("duplicate", "wrong_class", "misplaced", "background")  # of false alarms
@@ -53,16 +55,6 @@ class ImageOutcome:
         return counts
 
 
-def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``(N, 4)`` with every box of ``(M, 4)`` (xyxy)."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=-1)[:, None]
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=-1)[None, :]
-    return inter / np.maximum(area_a + area_b - inter, 1e-9)
-
-
 def _claim(claimed: np.ndarray, iou: np.ndarray, least: float) -> None:
     """Mark the unclaimed object of highest ``iou`` (at least ``least``) as claimed."""
     free = np.where(claimed, -1.0, iou)
@@ -88,19 +80,19 @@ def classify(
     found[hit_object[hit_object >= 0]] = True
     claimed = found | np.asarray(gt_ignore, bool)
     kinds = np.where(hit_object >= 0, "hit", "").astype(object)
-    iou = pairwise_iou(boxes, gt_boxes) if len(gt_boxes) else np.zeros((len(boxes), 0))
     for i in np.argsort(-np.asarray(scores, float), kind="stable"):
         if kinds[i] == "hit" or hit_object[i] == -2:
             continue
+        iou = iou_with(boxes[i], gt_boxes)
         same = gt_classes == classes[i]
-        if np.any(iou[i][found & same] >= IOU_MATCH):
+        if np.any(iou[found & same] >= IOU_MATCH):
             kinds[i] = "duplicate"
-        elif np.any(iou[i][~same] >= IOU_MATCH):
+        elif np.any(iou[~same] >= IOU_MATCH):
             kinds[i] = "wrong_class"
-            _claim(claimed, np.where(~same, iou[i], -1.0), IOU_MATCH)
-        elif np.any(iou[i][same] >= IOU_NEAR):
+            _claim(claimed, np.where(~same, iou, -1.0), IOU_MATCH)
+        elif np.any(iou[same] >= IOU_NEAR):
             kinds[i] = "misplaced"
-            _claim(claimed, np.where(same, iou[i], -1.0), IOU_NEAR)
+            _claim(claimed, np.where(same, iou, -1.0), IOU_NEAR)
         else:
             kinds[i] = "background"
     shown = hit_object != -2

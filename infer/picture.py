@@ -114,9 +114,7 @@ def densest_window(
     return x0, y0, w, h
 
 
-def aoi_outlines(
-    result: SceneResult, aois: AreasOfInterest | None
-) -> list[tuple[str, list[np.ndarray]]]:
+def aoi_outlines(result: SceneResult, aois: AreasOfInterest | None) -> Outlines:
     """Each area of interest as rings of scene pixel coordinates ``(N, 2)``, by name.
 
     Empty without AOIs, or for a scene without a CRS (its pixels have no place on the map).

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from coalwatch.infer.outcomes import classify, pairwise_iou
+from coalwatch.infer.outcomes import classify
 
 CAR_A = (0.0, 0.0, 26.0, 6.0)
 CAR_B = (30.0, 0.0, 56.0, 6.0)
 HEAP = (100.0, 100.0, 160.0, 150.0)
-
-
-def test_pairwise_iou() -> None:
-    iou = pairwise_iou(np.array([CAR_A, (0.0, 0.0, 13.0, 6.0)]), np.array([CAR_A, CAR_B]))
-    np.testing.assert_allclose(iou, [[1.0, 0.0], [0.5, 0.0]])
 
 
 def test_each_false_alarm_gets_its_kind() -> None:
