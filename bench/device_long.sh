@@ -10,8 +10,10 @@
 #   SMOKE=1 OUT=/tmp/dl bench/device_long.sh start   # the same flow on this CPU, a few steps
 #
 # Settings (environment): SEEDS ("0 1"), STEPS (the cosine schedule's length, 7500),
-# TRAIN_S (each run's time cap in seconds, 560), WAIT_S (500). Results in $OUT:
-# results.tgz (logs, metrics, nvidia-smi samples, training curves) and seedN_half.ckpt,
+# TRAIN_S (each run's time cap in seconds, 560), WAIT_S (500), VARIANTS (config changes to
+# compare, each run at every seed: "name:key=value key=value|name2:..."; default one
+# variant, "base", with none). Results in $OUT: results.tgz (logs, metrics, nvidia-smi
+# samples, training curves) and NAME_seedN_half.ckpt,
 # each run's final model in half precision without optimizer state (12 MB: it comes back,
 # and bench/train_cpu.py --skip-train scores it here; the site is built by
 # bench/device_site.sh).
@@ -21,6 +23,17 @@ cd "$(dirname "$0")/.."
 verb=${1:?start or collect}
 start=$(date +%s)
 seeds=${SEEDS:-0 1}
+IFS='|' read -r -a variants <<< "${VARIANTS:-base:}"
+runs=()  # one per variant and seed: NAME_seedN
+for variant in "${variants[@]}"; do
+  for seed in $seeds; do runs+=("${variant%%:*}_seed$seed"); done
+done
+overrides() {  # the config changes of run NAME_seedN
+  local variant
+  for variant in "${variants[@]}"; do
+    [[ ${1%_seed*} == "${variant%%:*}" ]] && echo "${variant#*:} seed=${1##*_seed}"
+  done
+}
 steps=${STEPS:-7500}
 train_s=${TRAIN_S:-560}
 wait_s=${WAIT_S:-500}
@@ -41,19 +54,21 @@ else
 fi
 elapsed() { echo $(( $(date +%s) - start )); }
 pack() { tar czf "$OUT/results.tgz.tmp" -C "$res" . && mv "$OUT/results.tgz.tmp" "$OUT/results.tgz"; }
-running() {  # seeds whose run has not written its exit status yet
-  local seed
-  for seed in $seeds; do [[ -f $work/seed$seed.rc ]] || echo "$seed"; done
+running() {  # runs that have not written their exit status yet
+  local run
+  for run in "${runs[@]}"; do [[ -f $work/$run.rc ]] || echo "$run"; done
 }
 wait_runs() {
   while [[ -n $(running) ]] && (( $(elapsed) < wait_s )); do sleep 5; done
-  for seed in $seeds; do
-    csv=$work/seed$seed/run/logs/csv/metrics.csv  # flushed every 100 steps
-    echo "seed $seed: step $(tail -1 "$csv" 2>/dev/null | cut -d, -f2) logged at $(elapsed) s"
-    cp "$csv" "$res/seed${seed}_metrics.csv" 2>/dev/null
-    cp "$work/seed$seed/run/metrics.json" "$res/seed${seed}_metrics.json" 2>/dev/null
-    for png in "$work/seed$seed/run/"*.png; do
-      [[ -f $png ]] && cp "$png" "$res/seed${seed}_$(basename "$png")"
+  for run in "${runs[@]}"; do
+    csv=$work/$run/run/logs/csv/metrics.csv  # flushed every 100 steps
+    step=$(awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "step") c = i} END {print $c}' \
+      "$csv" 2>/dev/null)
+    echo "$run: step $step logged at $(elapsed) s"
+    cp "$csv" "$res/${run}_metrics.csv" 2>/dev/null
+    cp "$work/$run/run/metrics.json" "$res/${run}_metrics.json" 2>/dev/null
+    for png in "$work/$run/run/"*.png; do
+      [[ -f $png ]] && cp "$png" "$res/${run}_$(basename "$png")"
     done
   done
   pack
@@ -72,27 +87,27 @@ torchvision.__version__, 'lightning', lightning.__version__, torch.cuda.is_avail
   "$py" bench/device_tools.py render-chips "$work/chips" "${scenes[@]}" > "$res/chips.log" 2>&1 \
     || { tail -5 "$res/chips.log"; pack; exit 1; }
   cap=$(printf '00:00:%02d:%02d' $(( train_s / 60 )) $(( train_s % 60 )))
-  echo "== runs: seeds $seeds, $steps steps, time cap $cap ($(elapsed) s)"
-  for seed in $seeds; do
-    setsid bash -c "'$py' bench/train_cpu.py --skip-test --config cpu --out '$work/seed$seed' \
-      ${device[*]} ${scenes[*]} data.chips='$work/chips' seed=$seed trainer.max_steps=$steps \
+  echo "== runs: ${runs[*]}, $steps steps, time cap $cap ($(elapsed) s)"
+  for run in "${runs[@]}"; do
+    setsid bash -c "'$py' bench/train_cpu.py --skip-test --config cpu --out '$work/$run' \
+      ${device[*]} ${scenes[*]} data.chips='$work/chips' trainer.max_steps=$steps \
       trainer.max_time=$cap trainer.check_val_every_n_epoch=1000 trainer.progress=false \
-      > '$res/seed$seed.log' 2>&1 < /dev/null; echo \$? > '$work/seed$seed.rc'" &
+      $(overrides "$run") > '$res/$run.log' 2>&1 < /dev/null; echo \$? > '$work/$run.rc'" &
   done
   if command -v nvidia-smi > /dev/null; then
     setsid bash -c "nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used \
       --format=csv,noheader,nounits -lms 1000 > '$res/smi.csv' 2>&1 < /dev/null" &
   fi
   wait_runs
-  echo "== start returns with seeds still running: $(running | tr '\n' ' ')($(elapsed) s)"
+  echo "== start returns with runs still running: $(running | tr '\n' ' ')($(elapsed) s)"
 elif [[ $verb == collect ]]; then
   wait_runs
   pkill -f "nvidia-smi --query-gpu" 2>/dev/null
-  for seed in $seeds; do
-    echo "seed $seed exit status: $(cat "$work/seed$seed.rc" 2>/dev/null || echo 'still running')"
-    ckpt=$work/seed$seed/run/best.ckpt
+  for run in "${runs[@]}"; do
+    echo "$run exit status: $(cat "$work/$run.rc" 2>/dev/null || echo 'still running')"
+    ckpt=$work/$run/run/best.ckpt
     [[ -f $ckpt ]] || continue
-    "$py" bench/device_tools.py half "$ckpt" "$OUT/seed${seed}_half.ckpt"
+    "$py" bench/device_tools.py half "$ckpt" "$OUT/${run}_half.ckpt"
   done
   pack
   echo "== collected ($(elapsed) s)"

@@ -21,6 +21,8 @@ from torchvision.models.detection._utils import BoxCoder
 from torchvision.models.detection.roi_heads import RoIHeads, fastrcnn_loss
 from torchvision.ops import boxes as box_ops
 
+from coalwatch.model.ignore_regions import ignore_aware
+
 STAGE_LOSS_WEIGHTS = (1.0, 0.5, 0.25)  # the paper's weights of stages 1-3; later ones 0.25
 
 
@@ -43,18 +45,13 @@ class CascadeRoIHeads(nn.Module):
             zip(refine_heads, refine_predictors, refine_ious, strict=True), start=2
         ):
             stages.append(
-                RoIHeads(
-                    first.box_roi_pool,
-                    head,
-                    predictor,
-                    iou,  # positives at this IoU or more, background below it
-                    iou,
-                    first.fg_bg_sampler.batch_size_per_image,
-                    first.fg_bg_sampler.positive_fraction,
-                    tuple(w * k for w in first.box_coder.weights),  # stage k: k times tighter
-                    first.score_thresh,
-                    first.nms_thresh,
-                    first.detections_per_img,
+                ignore_aware(
+                    first,
+                    box_head=head,
+                    box_predictor=predictor,
+                    fg_iou_thresh=iou,  # positives at this IoU or more, background below it
+                    bg_iou_thresh=iou,
+                    bbox_reg_weights=tuple(w * k for w in first.box_coder.weights),  # k x tighter
                 )
             )
         self.stages = nn.ModuleList(stages)

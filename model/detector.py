@@ -26,6 +26,7 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
 from coalwatch.model.backbones import BACKBONES, FINE_KEY, build_backbone, check_fine_level
 from coalwatch.model.cascade import CascadeRoIHeads
+from coalwatch.model.ignore_regions import IGNORE_KEY, ignore_aware, ignore_background
 from coalwatch.model.roi_pool import SparseRoIAlign
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -144,7 +145,8 @@ class DetectorConfig:
 
 class AnchorLevelsRPN(RegionProposalNetwork):
     """torchvision's RPN over the anchored levels only: the stride-2 map serves the pooler,
-    and the proposals too when ``fine`` is set."""
+    and the proposals too when ``fine`` is set. Anchors inside a target's ignore regions
+    are left out of its losses (:mod:`coalwatch.model.ignore_regions`)."""
 
     def __init__(self, *args: Any, fine: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -157,6 +159,16 @@ class AnchorLevelsRPN(RegionProposalNetwork):
         targets: list[dict[str, Tensor]] | None = None,
     ) -> tuple[list[Tensor], dict[str, Tensor]]:
         return super().forward(images, self.anchored_maps(features), targets)
+
+    def assign_targets_to_anchors(
+        self, anchors: list[Tensor], targets: list[dict[str, Tensor]]
+    ) -> tuple[list[Tensor], list[Tensor]]:
+        labels, matched = super().assign_targets_to_anchors(anchors, targets)
+        labels = [
+            ignore_background(boxes, labels_, target.get(IGNORE_KEY))
+            for boxes, labels_, target in zip(anchors, labels, targets, strict=True)
+        ]
+        return labels, matched
 
     def anchored_maps(self, features: dict[str, Tensor]) -> dict[str, Tensor]:
         """The pyramid maps that carry anchors, in the anchor generator's level order."""
@@ -261,6 +273,8 @@ def build_detector(
         RPN_NMS_THRESH,
         fine=cfg.rpn_fine_level,
     )
+    # torchvision's box head, rebuilt with the same settings to honour ignore regions
+    model.roi_heads = ignore_aware(model.roi_heads)
     if cfg.cascade_iou_thresholds:
         stages = [_box_head(cfg, channels) for _ in cfg.cascade_iou_thresholds]
         model.roi_heads = CascadeRoIHeads(

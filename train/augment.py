@@ -3,7 +3,8 @@
 Geometric: flips, 90-degree rotations (satellite images have no "up"), scale jitter and a
 random crop to the tile size. Radiometric: brightness/contrast, haze, sensor noise, blur.
 Boxes are ``pascal_voc`` (x0, y0, x1, y1 pixels), clipped to the image; boxes that end up
-mostly outside a crop are dropped (``min_visibility``).
+mostly outside a crop are dropped (``min_visibility``), or with ``ignore_regions`` kept as
+ignore regions, with the hidden objects (:func:`apply_with_regions`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class AugmentConfig:
     crop: bool = True  # random crop (padding when smaller) in training
     crop_size: int | None = None  # None: the model's tile size
     min_visibility: float = 0.4  # share of a cropped box that must stay in the chip
+    # Objects a crop cuts below min_visibility, and hidden ones (under cloud, fragments at the
+    # chip's border), become ignore regions of the training target (neither object nor
+    # background: coalwatch.model.ignore_regions) instead of being left out (background)
+    ignore_regions: bool = False
     brightness_contrast: float = 0.4
     brightness_limit: float = 0.2
     contrast_limit: float = 0.2
@@ -66,7 +71,7 @@ def _bbox_params(min_visibility: float = 0.0) -> A.BboxParams:
     return strict(
         A.BboxParams,
         format="pascal_voc",
-        label_fields=["labels", "hidden"],
+        label_fields=["labels", "hidden", "index"],
         clip=True,
         filter_invalid_bboxes=True,
         min_visibility=min_visibility,
@@ -79,7 +84,8 @@ def build_transforms(
     """The chip pipeline: augmentation in training, nothing but box checks in validation.
 
     albumentations 2.x draws from its own generator, not numpy's or Python's global one:
-    ``seed`` makes the augmentation stream reproducible.
+    ``seed`` makes the augmentation stream reproducible. With ``cfg.ignore_regions`` the
+    pipeline keeps every cut box and reports its scale, for :func:`apply_with_regions`.
     """
     if not train or cfg is None:
         return strict(A.Compose, transforms=[A.NoOp()], bbox_params=_bbox_params())
@@ -114,9 +120,14 @@ def build_transforms(
         strict(A.GaussNoise, std_range=cfg.noise_std, p=cfg.noise),
         strict(A.GaussianBlur, blur_limit=cfg.blur_limit, p=cfg.blur),
     ]
-    steps = [s for s in steps if s.p > 0]
+    steps = [s for s in steps if s.p > 0] or [A.NoOp()]  # every augmentation may be off
+    keep_cut = cfg.ignore_regions
     return strict(
-        A.Compose, transforms=steps, bbox_params=_bbox_params(cfg.min_visibility), seed=seed
+        A.Compose,
+        transforms=steps,
+        bbox_params=_bbox_params(0.0 if keep_cut else cfg.min_visibility),
+        seed=seed,
+        save_applied_params=keep_cut,
     )
 
 
@@ -129,10 +140,51 @@ def apply(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run ``transform``; boxes come back float32 (N, 4), labels int64 (N,) and the ``hidden``
     flags (labelled but not visible, default none) bool (N,), even when N = 0."""
+    out = _run(transform, image, boxes, labels, hidden)
+    return out["image"], out["bboxes"], out["labels"], out["hidden"]
+
+
+def apply_with_regions(
+    transform: A.Compose,
+    image: np.ndarray,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    hidden: np.ndarray,
+    min_visibility: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run ``transform`` (built with ``ignore_regions``) and split its boxes: objects, visible
+    and at least ``min_visibility`` of them left by the crop, come back as boxes and labels;
+    the rest (hidden, or cut) as ignore regions, float32 (M, 4)."""
+    out = _run(transform, image, boxes, labels, hidden)
+    scale = 1.0
+    for name, params in out.get("applied_transforms", []):
+        if name == "RandomScale":
+            scale *= float(params["scale"])
+    before = _areas(boxes.reshape(-1, 4))[out["index"]] * scale**2
+    visible = _areas(out["bboxes"]) >= min_visibility * before - 1e-3
+    objects = visible & ~out["hidden"]
+    return out["image"], out["bboxes"][objects], out["labels"][objects], out["bboxes"][~objects]
+
+
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+
+
+def _run(
+    transform: A.Compose,
+    image: np.ndarray,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    hidden: np.ndarray | None,
+) -> dict:
     labels = labels.reshape(-1)
     hidden = np.zeros(len(labels), bool) if hidden is None else hidden.reshape(-1)
-    out = transform(image=image, bboxes=boxes.reshape(-1, 4), labels=labels, hidden=hidden)
-    new_boxes = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
-    new_labels = np.asarray(out["labels"], dtype=np.int64).reshape(-1)
-    new_hidden = np.asarray(out["hidden"], dtype=bool).reshape(-1)
-    return out["image"], new_boxes, new_labels, new_hidden
+    index = np.arange(len(labels))
+    out = transform(
+        image=image, bboxes=boxes.reshape(-1, 4), labels=labels, hidden=hidden, index=index
+    )
+    out["bboxes"] = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
+    out["labels"] = np.asarray(out["labels"], dtype=np.int64).reshape(-1)
+    out["hidden"] = np.asarray(out["hidden"], dtype=bool).reshape(-1)
+    out["index"] = np.asarray(out["index"], dtype=np.int64).reshape(-1)
+    return out

@@ -10,7 +10,9 @@ place in a batch.
 Hidden objects, labelled but not visible (flagged ``occluded``, e.g. under cloud, or COCO's
 ``iscrowd``), are neither objects nor background: training leaves them out of the targets,
 and scoring keeps them as ``iscrowd`` boxes, which a detection may match without counting as
-a hit or a false alarm (as ``coalwatch evaluate`` does on whole scenes).
+a hit or a false alarm (as ``coalwatch evaluate`` does on whole scenes). With
+``augment.ignore_regions`` training targets carry them, and the objects a crop cuts, as
+``"ignore"`` boxes (float32 (M, 4)) that the detector leaves out of its losses.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from torch.utils.data import DataLoader, Dataset
 from coalwatch.errors import InputError
 from coalwatch.labels.coco import image_path, read_coco
 from coalwatch.labels.taxonomy import Taxonomy
-from coalwatch.train.augment import AugmentConfig, apply, build_transforms
+from coalwatch.model.ignore_regions import IGNORE_KEY
+from coalwatch.train.augment import AugmentConfig, apply, apply_with_regions, build_transforms
 
 SPLITS = ("train", "val")
 
@@ -129,20 +132,30 @@ def read_image(path: Path) -> np.ndarray:
 class ChipDataset(Dataset):
     """Chips with boxes, augmented by an albumentations pipeline.
 
-    ``training``: hidden objects are left out of the targets; otherwise they come with
-    ``iscrowd`` set, for scoring.
+    ``training``: hidden objects are left out of the targets (or, with ``regions_below`` set,
+    come as ignore regions with the objects a crop leaves less of than that share);
+    otherwise they come with ``iscrowd`` set, for scoring.
     """
 
-    def __init__(self, records: list[ChipRecord], transform, training: bool = False) -> None:
+    def __init__(
+        self,
+        records: list[ChipRecord],
+        transform,
+        training: bool = False,
+        regions_below: float | None = None,
+    ) -> None:
         self.records = records
         self.transform = transform
         self.training = training
+        self.regions_below = regions_below if training else None
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         record = self.records[index]
+        if self.regions_below is not None:
+            return self._with_regions(record, self.regions_below)
         keep = ~record.hidden if self.training else np.ones(len(record.labels), bool)
         image, boxes, labels, hidden = apply(
             self.transform,
@@ -151,13 +164,37 @@ class ChipDataset(Dataset):
             record.labels[keep],
             record.hidden[keep],
         )
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+        tensor = _to_tensor(image)
         target = {
             "boxes": torch.from_numpy(boxes),
             "labels": torch.from_numpy(labels),
             "iscrowd": torch.from_numpy(hidden),
         }
         return tensor, target
+
+    def _with_regions(
+        self, record: ChipRecord, min_visibility: float
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        image, boxes, labels, regions = apply_with_regions(
+            self.transform,
+            read_image(record.path),
+            record.boxes,
+            record.labels,
+            record.hidden,
+            min_visibility,
+        )
+        target = {
+            "boxes": torch.from_numpy(boxes),
+            "labels": torch.from_numpy(labels),
+            "iscrowd": torch.zeros(len(labels), dtype=torch.bool),
+            IGNORE_KEY: torch.from_numpy(regions),
+        }
+        return _to_tensor(image), target
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 to float32 (3, H, W) in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
 
 
 def seed_worker(worker_id: int) -> None:
@@ -200,7 +237,9 @@ class ChipDataModule(L.LightningDataModule):
         """A split as training sees it (augmented, hidden objects left out) or as scoring does
         (as written, hidden objects flagged ``iscrowd``)."""
         transform = build_transforms(self.augment, self.tile_size, train=training, seed=self.seed)
-        return ChipDataset(self.splits[split].records, transform, training)
+        regions = self.augment is not None and self.augment.ignore_regions
+        below = self.augment.min_visibility if regions else None
+        return ChipDataset(self.splits[split].records, transform, training, below)
 
     def _loader(self, split: str, training: bool, batch_size: int) -> DataLoader:
         return DataLoader(

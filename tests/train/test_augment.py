@@ -6,7 +6,13 @@ import albumentations as A
 import numpy as np
 import pytest
 
-from coalwatch.train.augment import AugmentConfig, apply, build_transforms, strict
+from coalwatch.train.augment import (
+    AugmentConfig,
+    apply,
+    apply_with_regions,
+    build_transforms,
+    strict,
+)
 
 GEOMETRIC = AugmentConfig(
     hflip=0.5,
@@ -80,3 +86,46 @@ def test_albumentations_1x_argument_is_an_error() -> None:
 def test_bad_augment_config() -> None:
     with pytest.raises(ValueError, match="hflip"):
         AugmentConfig(hflip=1.5)
+
+
+def _crop_only(**changes) -> AugmentConfig:
+    quiet = dict.fromkeys(["hflip", "vflip", "rotate90", "scale"], 0.0)
+    quiet |= dict.fromkeys(["brightness_contrast", "haze", "noise", "blur"], 0.0)
+    return AugmentConfig(**(quiet | {"ignore_regions": True} | changes))
+
+
+@pytest.mark.parametrize("min_visibility", [0.4, 0.6])
+def test_cut_and_hidden_objects_become_ignore_regions(min_visibility: float) -> None:
+    # a 30 px crop of a 60 x 30 chip always leaves exactly half of the chip-wide box
+    wide, hidden = [0.0, 0.0, 60.0, 30.0], [25.0, 10.0, 35.0, 20.0]
+    config = _crop_only(crop_size=30, min_visibility=min_visibility)
+    transform = build_transforms(config, 30, train=True, seed=0)
+    for _ in range(5):
+        _, boxes, labels, regions = apply_with_regions(
+            transform,
+            np.zeros((30, 60, 3), np.uint8),
+            np.array([wide, hidden]),
+            np.array([2, 5]),
+            np.array([False, True]),
+            min_visibility,
+        )
+        widths = np.concatenate([boxes, regions])[:, 2] - np.concatenate([boxes, regions])[:, 0]
+        assert len(boxes) + len(regions) == 2 and 30.0 in widths
+        assert labels.tolist() == ([2] if min_visibility < 0.5 else [])
+        assert len(regions) == (1 if min_visibility < 0.5 else 2)
+
+
+def test_ignore_regions_account_for_the_scale_jitter() -> None:
+    # halved, the 40 px chip fits the 20 px crop whole: every box stays an object
+    config = _crop_only(crop_size=20, scale=1.0, scale_range=(0.5, 0.5), min_visibility=0.9)
+    transform = build_transforms(config, 20, train=True, seed=0)
+    _, boxes, labels, regions = apply_with_regions(
+        transform,
+        np.zeros((40, 40, 3), np.uint8),
+        np.array([[0.0, 0.0, 40.0, 40.0], [4.0, 4.0, 12.0, 30.0]]),
+        np.array([1, 3]),
+        np.array([False, False]),
+        0.9,
+    )
+    np.testing.assert_allclose(boxes, [[0, 0, 20, 20], [2, 2, 6, 15]], atol=0.5)
+    assert labels.tolist() == [1, 3] and regions.shape == (0, 4)

@@ -10,9 +10,12 @@ import torch
 from coalwatch.errors import InputError
 from coalwatch.labels.taxonomy import load_taxonomy
 from coalwatch.model.detector import build_detector
+from coalwatch.model.ignore_regions import IGNORE_KEY
+from coalwatch.train.augment import AugmentConfig
 from coalwatch.train.datamodule import ChipDataModule, check_chip_folder
 
 TAXONOMY = load_taxonomy("default")
+NOISY = ["hflip", "vflip", "rotate90", "scale", "brightness_contrast", "haze", "noise", "blur"]
 SMALL = {
     "backbone": "tiny",
     "tile_size": 96,
@@ -93,3 +96,13 @@ def test_hidden_objects_are_left_out_of_training_and_flagged_for_scoring(tmp_pat
     scored = data.dataset("train", training=False)[0][1]
     assert len(scored["boxes"]) == len(first)
     assert scored["iscrowd"].tolist() == [True, True] + [False] * (len(first) - 2)
+    assert IGNORE_KEY not in trained and IGNORE_KEY not in scored
+
+    # as ignore regions: the same objects, and the hidden boxes beside them
+    regions = AugmentConfig(**dict.fromkeys(NOISY, 0.0), crop=False, ignore_regions=True)
+    splits = check_chip_folder(folder, TAXONOMY)
+    data = ChipDataModule(splits, tile_size=96, augment=regions, batch_size=4)
+    ignored = data.dataset("train", training=True)[0][1]
+    torch.testing.assert_close(ignored["boxes"], trained["boxes"])
+    torch.testing.assert_close(ignored[IGNORE_KEY], scored["boxes"][:2])
+    assert IGNORE_KEY not in data.dataset("val", training=False)[0][1]
