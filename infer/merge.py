@@ -65,7 +65,8 @@ def _intersection(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.clip(w, 0, None) * np.clip(h, 0, None)
 
 
-def _area(boxes: np.ndarray) -> np.ndarray:
+def box_areas(boxes: np.ndarray) -> np.ndarray:
+    """Areas of xyxy boxes (..., 4); inverted boxes count 0."""
     return np.clip(boxes[..., 2] - boxes[..., 0], 0, None) * np.clip(
         boxes[..., 3] - boxes[..., 1], 0, None
     )
@@ -73,14 +74,14 @@ def _area(boxes: np.ndarray) -> np.ndarray:
 
 def _share_of_smaller(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Intersection of ``box`` with each of ``boxes`` over the smaller box's area."""
-    smaller = np.maximum(np.minimum(_area(box), _area(boxes)), 1e-9)
+    smaller = np.maximum(np.minimum(box_areas(box), box_areas(boxes)), 1e-9)
     return _intersection(box, boxes) / smaller
 
 
 def iou_with(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Intersection over union of ``box`` with each of ``boxes``."""
     inter = _intersection(box, boxes)
-    return inter / np.maximum(_area(box) + _area(boxes) - inter, 1e-9)
+    return inter / np.maximum(box_areas(box) + box_areas(boxes) - inter, 1e-9)
 
 
 def _overlap_1d(lo: float, hi: float, los: np.ndarray, his: np.ndarray) -> np.ndarray:

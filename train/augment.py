@@ -20,6 +20,8 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from coalwatch.infer.merge import box_areas
+
 T = TypeVar("T")
 
 
@@ -160,14 +162,10 @@ def apply_with_regions(
     for name, params in out.get("applied_transforms", []):
         if name == "RandomScale":
             scale *= float(params["scale"])
-    before = _areas(boxes.reshape(-1, 4))[out["index"]] * scale**2
-    visible = _areas(out["bboxes"]) >= min_visibility * before - 1e-3
+    before = box_areas(boxes.reshape(-1, 4))[out["index"]] * scale**2
+    visible = box_areas(out["bboxes"]) >= min_visibility * before - 1e-3
     objects = visible & ~out["hidden"]
     return out["image"], out["bboxes"][objects], out["labels"][objects], out["bboxes"][~objects]
-
-
-def _areas(boxes: np.ndarray) -> np.ndarray:
-    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
 
 
 def _run(
