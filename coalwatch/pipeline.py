@@ -166,8 +166,9 @@ def count_demo_series(
             on_scene=bars.scene_done,
             tile_progress=bars.tiles,
         )
-    areas = None if aois is None else load_aois(aois)
-    return results, write_outputs(results, out_dir, aois=areas)
+        areas = None if aois is None else load_aois(aois)
+        paths = write_outputs(results, out_dir, aois=areas, on_picture=bars.pictures(len(results)))
+    return results, paths
 
 
 def picture_scene(results: list[Any]) -> Any:

@@ -145,18 +145,20 @@ def run(args: argparse.Namespace) -> int:
             on_scene=progress.scene_done,
             tile_progress=progress.tiles,
         )
-    settings = count_settings(args.model, options)
-    if args.thresholds is not None:
-        settings["thresholds_file"] = str(args.thresholds)
-    paths = write_outputs(
-        results,
-        args.out,
-        wgs84=args.wgs84,
-        min_usable=args.min_usable,
-        settings=settings,
-        pictures=not args.no_pictures,
-        aois=None if args.aoi is None else load_aois(args.aoi),
-    )
+        settings = count_settings(args.model, options)
+        if args.thresholds is not None:
+            settings["thresholds_file"] = str(args.thresholds)
+        paths = write_outputs(
+            results,
+            args.out,
+            wgs84=args.wgs84,
+            min_usable=args.min_usable,
+            settings=settings,
+            pictures=not args.no_pictures,
+            aois=None if args.aoi is None else load_aois(args.aoi),
+            workers=args.workers,
+            on_picture=None if args.no_pictures else progress.pictures(len(results)),
+        )
     if args.json:
         print(
             json.dumps(

@@ -8,22 +8,27 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from coalwatch.infer.calibration import write_thresholds
 from coalwatch.infer.counting import SceneResult
+from coalwatch.infer.drawing import draw_all
 from coalwatch.infer.eval_report import EvalReport
 from coalwatch.infer.picture import draw_outcomes
 from coalwatch.infer.pr_curve import write_pr_curve
 
 
 def write_eval_outputs(
-    report: EvalReport, out_dir: str | Path, results: Sequence[SceneResult] | None = None
+    report: EvalReport,
+    out_dir: str | Path,
+    results: Sequence[SceneResult] | None = None,
+    on_picture: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Write ``eval.json``, ``pr_curve.png``, the calibration's ``thresholds.json`` and, given
     the scored ``results`` (in the report's scene order), a picture of each scene's hits,
-    false alarms and misses into ``out_dir``; returns their paths.
+    false alarms and misses into ``out_dir`` (each reported to ``on_picture``); returns
+    their paths.
 
     All are written in a staging folder first and moved in only when all are done; other
     files in ``out_dir`` are kept.
@@ -39,10 +44,11 @@ def write_eval_outputs(
             write_thresholds(report.calibration, staging / "thresholds.json")
             names.append("thresholds.json")
         if results is not None:
-            for result, outcome in zip(results, report.scores.outcomes, strict=True):
-                name = f"{result.scene_id}.errors.png"
-                draw_outcomes(result, outcome, staging / name)
-                names.append(name)
+            jobs = [
+                (draw_outcomes, (result, outcome, staging / f"{result.scene_id}.errors.png"))
+                for result, outcome in zip(results, report.scores.outcomes, strict=True)
+            ]
+            names += [path.name for path in draw_all(jobs, on_drawn=on_picture)]
         final = []
         for name in names:
             os.replace(staging / name, out_dir / name)

@@ -120,8 +120,12 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_evaluation(scenes, labels, args.model, options)
     with counting_progress(len(plan.truths), enabled=not args.quiet) as progress:
         results = count_labelled(plan, progress.tiles, progress.scene_done)
-    report = report_of(plan, results)
-    paths = write_eval_outputs(report, args.out, None if args.no_pictures else results)
+        report = report_of(plan, results)
+        if args.no_pictures:
+            paths = write_eval_outputs(report, args.out)
+        else:
+            drawn = progress.pictures(len(results))
+            paths = write_eval_outputs(report, args.out, results, on_picture=drawn)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:

@@ -13,12 +13,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from coalwatch.infer.aoi import AreasOfInterest
 from coalwatch.infer.counting import SceneResult
+from coalwatch.infer.drawing import draw_all
 from coalwatch.infer.geojson import write_detections
 from coalwatch.infer.picture import draw_scene
 from coalwatch.infer.series import MIN_USABLE, Series
@@ -57,10 +58,13 @@ def write_outputs(
     settings: dict[str, Any] | None = None,
     pictures: bool = True,
     aois: AreasOfInterest | None = None,
+    workers: int = 1,
+    on_picture: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Write all outputs of a count; returns their final paths. ``settings``
     (:func:`coalwatch.infer.counting.count_settings`) go into counts.json beside the counts;
-    ``pictures``: a PNG per scene, with ``aois`` outlined on it."""
+    ``pictures``: a PNG per scene, with ``aois`` outlined on it, drawn in ``workers``
+    processes, each reported to ``on_picture``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".count.", suffix=".tmp", dir=out_dir))
@@ -68,8 +72,12 @@ def write_outputs(
         series = Series.of(results)
         for result in series.results:
             write_detections(staging / f"{result.scene_id}.detections.geojson", result, wgs84)
-            if pictures:
-                draw_scene(result, staging / f"{result.scene_id}.detections.png", aois)
+        if pictures:
+            jobs = [
+                (draw_scene, (result, staging / f"{result.scene_id}.detections.png", aois))
+                for result in series.results
+            ]
+            draw_all(jobs, workers, on_picture)
         series.write_csv(staging / "series.csv")
         (staging / "summary.txt").write_text(series.summary(min_usable))
         counts = {"scenes": [result_summary(r) for r in series.results]}

@@ -1,9 +1,10 @@
-"""Progress over scenes and tiles (rich, on stderr)."""
+"""Progress over scenes, tiles and pictures (rich, on stderr)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -19,7 +20,8 @@ from coalwatch.infer.counting import SceneResult
 
 
 class CountingProgress:
-    """Two bars: scenes done, and tiles of the scene being read."""
+    """Two bars: scenes done, and tiles of the scene being read; a third for the pictures
+    drawn after counting."""
 
     def __init__(self, progress: Progress | None, scenes: int) -> None:
         self._progress = progress
@@ -36,6 +38,14 @@ class CountingProgress:
             counted = ", ".join(f"{k} {v}" for k, v in result.counts.items() if v)
             self._progress.console.log(f"{result.scene_id}: {counted or 'nothing'}")
             self._progress.advance(self._scenes)
+
+    def pictures(self, total: int) -> Callable[[Path], None]:
+        """Start a bar of ``total`` pictures; returns what to call as each is drawn."""
+        progress = self._progress
+        if progress is None:
+            return lambda path: None
+        task = progress.add_task("pictures", total=total)
+        return lambda path: progress.advance(task)
 
 
 @contextmanager
