@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from coalwatch.infer.detections import Detections
 from coalwatch.infer.heaps import heap_pixels, margin_px
 from coalwatch.infer.merge import NESTED_SHARE, drop_nested, merge_tiles
 from coalwatch.infer.metadata import ModelMetadata, thresholds_by_class_id
+from coalwatch.infer.pool import run_in_order
 from coalwatch.infer.scene_reader import Scene
 from coalwatch.infer.session import OnnxDetector, detector_for
 from coalwatch.labels.radiometry import Scaling
@@ -315,20 +314,9 @@ def count_scenes(
     tile_progress: TileProgress | None = None,
 ) -> list[SceneResult]:
     """Count many scenes, in order; with ``workers`` > 1 in a pool of processes."""
-    aois = load_aois(options.aoi_path) if options.aoi_path else None
-    results: list[SceneResult] = []
-    if workers <= 1 or len(scene_paths) <= 1:
-        for path in scene_paths:
-            result = count_scene(path, model_path, options, tile_progress, aois)
-            results.append(result)
-            if on_scene:
-                on_scene(result)
-        return results
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(count_scene, p, model_path, options) for p in scene_paths]
-        for future in futures:
-            result = future.result()
-            results.append(result)
-            if on_scene:
-                on_scene(result)
-    return results
+    if workers <= 1 or len(scene_paths) <= 1:  # here: tile progress, AOIs read once
+        aois = load_aois(options.aoi_path) if options.aoi_path else None
+        jobs = [(count_scene, (p, model_path, options, tile_progress, aois)) for p in scene_paths]
+    else:
+        jobs = [(count_scene, (p, model_path, options)) for p in scene_paths]
+    return run_in_order(jobs, workers, on_scene)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from coalwatch.infer.calibration import write_thresholds
 from coalwatch.infer.counting import SceneResult
-from coalwatch.infer.drawing import draw_all
 from coalwatch.infer.eval_report import EvalReport
 from coalwatch.infer.picture import draw_outcomes
+from coalwatch.infer.pool import run_in_order
 from coalwatch.infer.pr_curve import write_pr_curve
 
 
@@ -48,7 +48,7 @@ def write_eval_outputs(
                 (draw_outcomes, (result, outcome, staging / f"{result.scene_id}.errors.png"))
                 for result, outcome in zip(results, report.scores.outcomes, strict=True)
             ]
-            names += [path.name for path in draw_all(jobs, on_drawn=on_picture)]
+            names += [path.name for path in run_in_order(jobs, on_done=on_picture)]
         final = []
         for name in names:
             os.replace(staging / name, out_dir / name)

@@ -19,9 +19,9 @@ from typing import Any
 
 from coalwatch.infer.aoi import AreasOfInterest
 from coalwatch.infer.counting import SceneResult
-from coalwatch.infer.drawing import draw_all
 from coalwatch.infer.geojson import write_detections
 from coalwatch.infer.picture import draw_scene
+from coalwatch.infer.pool import run_in_order
 from coalwatch.infer.series import MIN_USABLE, Series
 from coalwatch.infer.timeline import write_timelines
 
@@ -77,7 +77,7 @@ def write_outputs(
                 (draw_scene, (result, staging / f"{result.scene_id}.detections.png", aois))
                 for result in series.results
             ]
-            draw_all(jobs, workers, on_picture)
+            run_in_order(jobs, workers, on_picture)
         series.write_csv(staging / "series.csv")
         (staging / "summary.txt").write_text(series.summary(min_usable))
         counts = {"scenes": [result_summary(r) for r in series.results]}

@@ -1,4 +1,4 @@
-"""Pictures drawn in a pool of processes: the same files, in order, and failures surface."""
+"""Jobs in a pool of processes: results in order, failures surface, the same pictures."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from coalwatch.infer.counting import count_scenes
-from coalwatch.infer.drawing import draw_all
 from coalwatch.infer.outputs import write_outputs
+from coalwatch.infer.pool import run_in_order
 
 from .scenes import write_scene
 
@@ -19,10 +19,10 @@ from .scenes import write_scene
 def test_jobs_come_back_in_order_and_a_failure_surfaces(workers: int) -> None:
     reported: list[Path] = []
     jobs = [(Path, (name,)) for name in ("a", "b", "c")]
-    assert draw_all(jobs, workers, reported.append) == [Path("a"), Path("b"), Path("c")]
+    assert run_in_order(jobs, workers, reported.append) == [Path("a"), Path("b"), Path("c")]
     assert reported == [Path("a"), Path("b"), Path("c")]
     with pytest.raises(ValueError):
-        draw_all([(Path, ("a",)), (int, ("not a number",))], workers)
+        run_in_order([(Path, ("a",)), (int, ("not a number",))], workers)
 
 
 def test_pictures_drawn_in_processes_are_those_drawn_here(trained_onnx, tmp_path) -> None:
